@@ -1,0 +1,406 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pqc.edge contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: certificate
+short_description: Keep a private key and an X.509 certificate (ML-DSA, RSA or ECDSA) current with the host's OpenSSL
+version_added: "0.1.0"
+description:
+  - Generates a private key and a certificate for it with the C(openssl) command of the managed host, so that
+    post-quantum algorithms such as ML-DSA-44 work wherever that OpenSSL (3.5 native, or 3.2+ with oqs-provider)
+    supports them. The Python C(cryptography) library does not offer ML-DSA, hence the command line.
+  - The certificate is self-signed, or signed by a CA whose key and certificate are on the same host.
+  - Nothing is regenerated while the key has the requested algorithm and size and the certificate matches the key,
+    carries the requested subject and subject alternative names, is signed by the requested CA and is valid for
+    more than O(renew_days) days. The reasons for any change are returned.
+  - A key algorithm the host's OpenSSL cannot generate fails before any file is touched.
+author:
+  - pqc.edge contributors
+options:
+  private_key_path:
+    description: Where the private key lives. Written with mode O(private_key_mode), owned by the user running the module.
+    type: path
+    required: true
+  certificate_path:
+    description: Where the PEM certificate lives.
+    type: path
+    required: true
+  key_algorithm:
+    description:
+      - V(mldsa44), V(mldsa65) and V(mldsa87) are the FIPS 204 ML-DSA parameter sets; the name C(mldsa44) is the one
+        both OpenSSL 3.5 and oqs-provider accept.
+    type: str
+    choices: [mldsa44, mldsa65, mldsa87, rsa, ecdsa]
+    required: true
+  rsa_bits:
+    description: RSA modulus size, used when O(key_algorithm=rsa).
+    type: int
+    default: 2048
+  ecdsa_curve:
+    description: NIST curve, used when O(key_algorithm=ecdsa).
+    type: str
+    choices: [P-256, P-384]
+    default: P-256
+  common_name:
+    description: The subject's common name.
+    type: str
+    required: true
+  subject_alt_names:
+    description: Subject alternative names in OpenSSL form, such as C(DNS:edge.example.org) or C(IP:192.0.2.10).
+    type: list
+    elements: str
+    default: []
+  valid_days:
+    description: Validity of a newly issued certificate, in days.
+    type: int
+    default: 365
+  renew_days:
+    description: Reissue the certificate when it expires within this many days.
+    type: int
+    default: 30
+  is_ca:
+    description: Issue a CA certificate (basicConstraints CA:TRUE, keyCertSign) instead of a TLS server certificate.
+    type: bool
+    default: false
+  ca_certificate_path:
+    description: Sign with this CA certificate instead of self-signing. Needs O(ca_private_key_path).
+    type: path
+  ca_private_key_path:
+    description: The CA's private key.
+    type: path
+  private_key_mode:
+    description: File mode of the private key.
+    type: str
+    default: "0600"
+  certificate_mode:
+    description: File mode of the certificate.
+    type: str
+    default: "0644"
+  openssl_path:
+    description: The openssl binary to use; by default the first on the PATH.
+    type: path
+attributes:
+  check_mode:
+    support: full
+    description: Reports what would be generated and why, and writes nothing.
+  diff_mode:
+    support: none
+notes:
+  - A key made by OpenSSL 3.5's native ML-DSA cannot be read by OpenSSL 3.4 with oqs-provider; generate keys with
+    the OpenSSL that will serve them.
+"""
+
+EXAMPLES = r"""
+- name: ML-DSA-44 key and self-signed certificate
+  pqc.edge.certificate:
+    private_key_path: /etc/pqc-edge/tls/mldsa44.key
+    certificate_path: /etc/pqc-edge/tls/mldsa44.crt
+    key_algorithm: mldsa44
+    common_name: edge1.example.org
+    subject_alt_names:
+      - DNS:edge1.example.org
+      - IP:192.0.2.10
+
+- name: RSA certificate signed by a local CA
+  pqc.edge.certificate:
+    private_key_path: /etc/pqc-edge/tls/rsa.key
+    certificate_path: /etc/pqc-edge/tls/rsa.crt
+    key_algorithm: rsa
+    rsa_bits: 3072
+    common_name: edge1.example.org
+    ca_certificate_path: /etc/pqc-edge/ca/rsa-ca.crt
+    ca_private_key_path: /etc/pqc-edge/ca/rsa-ca.key
+"""
+
+RETURN = r"""
+key_changed:
+  description: Whether the private key was (or in check mode would be) generated.
+  type: bool
+  returned: always
+certificate_changed:
+  description: Whether the certificate was (or in check mode would be) issued.
+  type: bool
+  returned: always
+reasons:
+  description: Why the key or certificate was (re)generated; empty when nothing changed.
+  type: list
+  elements: str
+  returned: always
+  sample: ["certificate expires within 30 days", "subject alternative names differ"]
+key_algorithm:
+  description: The key algorithm, as requested.
+  type: str
+  returned: always
+  sample: mldsa44
+not_after:
+  description: The certificate's expiry as OpenSSL prints it; empty in check mode when the certificate would be issued.
+  type: str
+  returned: always
+  sample: "Nov 26 15:26:33 2027 GMT"
+openssl_version:
+  description: Version of the OpenSSL that was used.
+  type: str
+  returned: always
+  sample: 3.5.9
+"""
+
+import os
+import stat
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.pqc.edge.plugins.module_utils._openssl import OpenSSL, OpenSSLError
+
+SECONDS_PER_DAY = 86400
+
+
+def genpkey_args(params):
+    algorithm = params["key_algorithm"]
+    if algorithm == "rsa":
+        return ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:%d" % params["rsa_bits"]]
+    if algorithm == "ecdsa":
+        return ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:%s" % params["ecdsa_curve"]]
+    return ["-algorithm", algorithm]
+
+
+def wanted_key_detail(params):
+    if params["key_algorithm"] == "rsa":
+        return params["rsa_bits"]
+    if params["key_algorithm"] == "ecdsa":
+        return params["ecdsa_curve"]
+    return None
+
+
+def normalise_san(entry):
+    kind, _, value = entry.strip().partition(":")
+    kind = {"IP ADDRESS": "IP"}.get(kind.strip().upper(), kind.strip().upper())
+    return "%s:%s" % (kind, value.strip())
+
+
+def certificate_sans(openssl, cert_path):
+    rc, out, _ = openssl.run(["x509", "-in", cert_path, "-noout", "-ext", "subjectAltName"], check=False)
+    lines = [line.strip() for line in out.splitlines()[1:] if line.strip()] if rc == 0 else []
+    return sorted(normalise_san(item) for line in lines for item in line.split(","))
+
+
+def certificate_subject(openssl, cert_path):
+    _, out, _ = openssl.run(["x509", "-in", cert_path, "-noout", "-subject", "-nameopt", "RFC2253"])
+    return out.strip().partition("=")[2]
+
+
+def certificate_not_after(openssl, cert_path):
+    _, out, _ = openssl.run(["x509", "-in", cert_path, "-noout", "-enddate"])
+    return out.strip().partition("=")[2]
+
+
+def expires_within(openssl, cert_path, days):
+    rc, _, _ = openssl.run(["x509", "-in", cert_path, "-noout", "-checkend", str(days * SECONDS_PER_DAY)], check=False)
+    return rc != 0
+
+
+def is_ca_certificate(openssl, cert_path):
+    rc, out, _ = openssl.run(["x509", "-in", cert_path, "-noout", "-ext", "basicConstraints"], check=False)
+    return rc == 0 and "CA:TRUE" in out
+
+
+def signed_by(openssl, cert_path, ca_cert_path):
+    rc, _, _ = openssl.run(
+        ["verify", "-no-CApath", "-no-CAstore", "-CAfile", ca_cert_path, "-purpose", "any", cert_path], check=False
+    )
+    return rc == 0
+
+
+def key_reasons(openssl, params):
+    """Why the key must be generated, or [] when the existing one fits."""
+    path = params["private_key_path"]
+    if not os.path.exists(path):
+        return ["private key %s does not exist" % path]
+    if not os.path.isfile(path):
+        raise OpenSSLError("private key path %s exists and is not a file" % path)
+    try:
+        algorithm, detail = openssl.describe_public_key(openssl.public_key_of_key(path))
+    except OpenSSLError as exc:
+        return ["private key %s is unreadable (%s)" % (path, exc)]
+    wanted = params["key_algorithm"]
+    if algorithm != wanted or detail != wanted_key_detail(params):
+        return [
+            "private key is %s%s, wanted %s%s"
+            % (algorithm, " %s" % detail if detail else "", wanted, " %s" % wanted_key_detail(params) if wanted_key_detail(params) else "")
+        ]
+    return []
+
+
+def certificate_reasons(openssl, params):
+    """Why the certificate must be issued, or [] when the existing one fits (the key is kept)."""
+    path = params["certificate_path"]
+    if not os.path.exists(path):
+        return ["certificate %s does not exist" % path]
+    try:
+        if openssl.public_key_of_certificate(path) != openssl.public_key_of_key(params["private_key_path"]):
+            return ["certificate does not belong to the private key"]
+        reasons = []
+        if certificate_subject(openssl, path) != "CN=%s" % rfc2253_escape(params["common_name"]):
+            reasons.append("subject differs from CN=%s" % params["common_name"])
+        if certificate_sans(openssl, path) != sorted(normalise_san(s) for s in params["subject_alt_names"]):
+            reasons.append("subject alternative names differ")
+        if is_ca_certificate(openssl, path) != params["is_ca"]:
+            reasons.append("CA flag differs")
+        ca_cert = params["ca_certificate_path"]
+        if ca_cert and not signed_by(openssl, path, ca_cert):
+            reasons.append("not signed by %s" % ca_cert)
+        if not ca_cert and not signed_by(openssl, path, path):
+            reasons.append("not self-signed")
+        if expires_within(openssl, path, params["renew_days"]):
+            reasons.append("certificate expires within %d days" % params["renew_days"])
+        return reasons
+    except OpenSSLError as exc:
+        return ["certificate %s is unreadable (%s)" % (path, exc)]
+
+
+def rfc2253_escape(value):
+    escaped = "".join("\\" + ch if ch in ',+"\\<>;=' else ch for ch in value)
+    if escaped.startswith(("#", " ")):
+        escaped = "\\" + escaped
+    return escaped
+
+
+def subject_arg(common_name):
+    # openssl -subj takes /-separated RDNs; '/' and '\' inside a value are escaped with '\'.
+    return "/CN=" + common_name.replace("\\", "\\\\").replace("/", "\\/")
+
+
+def extension_args(params):
+    if params["is_ca"]:
+        extensions = ["basicConstraints=critical,CA:TRUE", "keyUsage=critical,keyCertSign,cRLSign"]
+    else:
+        extensions = ["basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature", "extendedKeyUsage=serverAuth"]
+    if params["subject_alt_names"]:
+        extensions.append("subjectAltName=" + ",".join(s.strip() for s in params["subject_alt_names"]))
+    args = []
+    for extension in extensions:
+        args += ["-addext", extension]
+    return args
+
+
+def atomic_write_path(module, final_path, mode):
+    """A temporary file beside final_path, created with the final mode so no key is ever world-readable."""
+    fd, tmp = tempfile.mkstemp(prefix=".pqc-edge-", dir=os.path.dirname(final_path) or ".")
+    os.close(fd)
+    os.chmod(tmp, int(mode, 8))
+    module.add_cleanup_file(tmp)
+    return tmp
+
+
+def generate_key(module, openssl, params):
+    tmp = atomic_write_path(module, params["private_key_path"], params["private_key_mode"])
+    openssl.run(["genpkey"] + genpkey_args(params) + ["-out", tmp])
+    os.chmod(tmp, int(params["private_key_mode"], 8))
+    module.atomic_move(tmp, params["private_key_path"])
+
+
+def issue_certificate(module, openssl, params):
+    tmp = atomic_write_path(module, params["certificate_path"], params["certificate_mode"])
+    base = ["-key", params["private_key_path"], "-subj", subject_arg(params["common_name"])] + extension_args(params)
+    days = ["-days", str(params["valid_days"])]
+    if params["ca_certificate_path"]:
+        csr = atomic_write_path(module, params["certificate_path"], "0600")
+        openssl.run(["req", "-new"] + base + ["-out", csr])
+        openssl.run(
+            ["x509", "-req", "-in", csr, "-CA", params["ca_certificate_path"], "-CAkey", params["ca_private_key_path"],
+             "-copy_extensions", "copyall", "-set_serial", "0x" + os.urandom(16).hex(), "-out", tmp] + days
+        )
+    else:
+        openssl.run(["req", "-x509", "-new"] + base + days + ["-out", tmp])
+    os.chmod(tmp, int(params["certificate_mode"], 8))
+    module.atomic_move(tmp, params["certificate_path"])
+
+
+def check_algorithm_available(openssl, params):
+    """Generate a throw-away key in memory: the one reliable test across native and provider algorithms."""
+    if params["key_algorithm"] == "rsa":
+        return
+    rc, _, err = openssl.run(["genpkey"] + genpkey_args(params), check=False)
+    if rc != 0:
+        raise OpenSSLError(
+            "the host's OpenSSL %s (%s) cannot generate %s keys: %s"
+            % (openssl.version(), openssl.binary, params["key_algorithm"], err.strip().splitlines()[0] if err.strip() else "no reason given")
+        )
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            private_key_path=dict(type="path", required=True),
+            certificate_path=dict(type="path", required=True),
+            key_algorithm=dict(type="str", required=True, choices=["mldsa44", "mldsa65", "mldsa87", "rsa", "ecdsa"]),
+            rsa_bits=dict(type="int", default=2048),
+            ecdsa_curve=dict(type="str", default="P-256", choices=["P-256", "P-384"]),
+            common_name=dict(type="str", required=True),
+            subject_alt_names=dict(type="list", elements="str", default=[]),
+            valid_days=dict(type="int", default=365),
+            renew_days=dict(type="int", default=30),
+            is_ca=dict(type="bool", default=False),
+            ca_certificate_path=dict(type="path"),
+            ca_private_key_path=dict(type="path", no_log=False),
+            private_key_mode=dict(type="str", default="0600"),
+            certificate_mode=dict(type="str", default="0644"),
+            openssl_path=dict(type="path"),
+        ),
+        required_together=[("ca_certificate_path", "ca_private_key_path")],
+        supports_check_mode=True,
+    )
+    params = module.params
+    if params["rsa_bits"] < 2048:
+        module.fail_json(msg="rsa_bits=%d is too small: use 2048 or more" % params["rsa_bits"])
+    if params["renew_days"] >= params["valid_days"]:
+        module.fail_json(
+            msg="renew_days=%d must be smaller than valid_days=%d, or every run would reissue"
+            % (params["renew_days"], params["valid_days"])
+        )
+    for san in params["subject_alt_names"]:
+        kind, sep, value = san.partition(":")
+        if not sep or not value.strip() or kind.strip().upper() not in ("DNS", "IP", "EMAIL", "URI"):
+            module.fail_json(msg="invalid subject alternative name %r: expected DNS:<name>, IP:<address>, email:<addr> or URI:<uri>" % san)
+
+    openssl = OpenSSL(module, params["openssl_path"])
+    result = dict(changed=False, key_changed=False, certificate_changed=False, reasons=[],
+                  key_algorithm=params["key_algorithm"], not_after="")
+    try:
+        result["openssl_version"] = openssl.version()
+        check_algorithm_available(openssl, params)
+        reasons = key_reasons(openssl, params)
+        result["key_changed"] = bool(reasons)
+        # A new key always needs a new certificate; otherwise look at the certificate itself.
+        reasons += ["new private key"] if reasons else certificate_reasons(openssl, params)
+        result["certificate_changed"] = bool(reasons)
+        result["reasons"] = list(reasons)
+        result["changed"] = bool(reasons)
+        key_mode = int(params["private_key_mode"], 8)
+        if not result["key_changed"] and stat.S_IMODE(os.stat(params["private_key_path"]).st_mode) != key_mode:
+            result["reasons"].append("private key mode is not %s" % params["private_key_mode"])
+            result["changed"] = True
+            if not module.check_mode:
+                os.chmod(params["private_key_path"], key_mode)
+        if module.check_mode:
+            if not reasons:
+                result["not_after"] = certificate_not_after(openssl, params["certificate_path"])
+            module.exit_json(**result)
+        if result["key_changed"]:
+            generate_key(module, openssl, params)
+        if result["certificate_changed"]:
+            issue_certificate(module, openssl, params)
+        result["not_after"] = certificate_not_after(openssl, params["certificate_path"])
+    except OpenSSLError as exc:
+        module.fail_json(msg=str(exc), **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
