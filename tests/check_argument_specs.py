@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Fail when a role's meta/argument_specs.yml options differ from its defaults/main.yml.
 
 The spec is each role's documented interface: every default must be documented there, with the

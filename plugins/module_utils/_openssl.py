@@ -37,21 +37,21 @@ class OpenSSL(object):
         return rc, out, err
 
     def version(self):
-        _, out, _ = self.run(["version"])
+        out = self.run(["version"])[1]
         match = re.match(r"OpenSSL (\d+\.\d+\.\d+)", out)
         return match.group(1) if match else out.strip()
 
     def public_key_of_key(self, key_path):
-        _, out, _ = self.run(["pkey", "-in", key_path, "-pubout"])
+        out = self.run(["pkey", "-in", key_path, "-pubout"])[1]
         return out
 
     def public_key_of_certificate(self, cert_path):
-        _, out, _ = self.run(["x509", "-in", cert_path, "-noout", "-pubkey"])
+        out = self.run(["x509", "-in", cert_path, "-noout", "-pubkey"])[1]
         return out
 
     def describe_public_key(self, public_pem):
         """Return (algorithm, detail): ('mldsa44', None), ('rsa', 2048) or ('ecdsa', 'P-256')."""
-        _, out, _ = self.run(["pkey", "-pubin", "-noout", "-text"], data=public_pem)
+        out = self.run(["pkey", "-pubin", "-noout", "-text"], data=public_pem)[1]
         mldsa = _MLDSA_RE.search(out)
         if mldsa:
             return mldsa.group(1).replace("-", "").lower(), None

@@ -21,7 +21,7 @@ description:
     more than O(renew_days) days. The reasons for any change are returned.
   - A key algorithm the host's OpenSSL cannot generate fails before any file is touched.
 author:
-  - pqc.edge contributors
+  - pqc.edge contributors (@pqc-edge)
 options:
   private_key_path:
     description: Where the private key lives. Written with mode O(private_key_mode), owned by the user running the module.
@@ -91,6 +91,7 @@ attributes:
     description: Reports what would be generated and why, and writes nothing.
   diff_mode:
     support: none
+    description: Key material is never shown as a diff.
 notes:
   - A key made by OpenSSL 3.5's native ML-DSA cannot be read by OpenSSL 3.4 with oqs-provider; generate keys with
     the OpenSSL that will serve them.
@@ -179,41 +180,41 @@ def wanted_key_detail(params):
 
 
 def normalise_san(entry):
-    kind, _, value = entry.strip().partition(":")
+    kind, dummy, value = entry.strip().partition(":")
     kind = {"IP ADDRESS": "IP"}.get(kind.strip().upper(), kind.strip().upper())
     return "%s:%s" % (kind, value.strip())
 
 
 def certificate_sans(openssl, cert_path):
-    rc, out, _ = openssl.run(["x509", "-in", cert_path, "-noout", "-ext", "subjectAltName"], check=False)
+    rc, out, dummy = openssl.run(["x509", "-in", cert_path, "-noout", "-ext", "subjectAltName"], check=False)
     lines = [line.strip() for line in out.splitlines()[1:] if line.strip()] if rc == 0 else []
     return sorted(normalise_san(item) for line in lines for item in line.split(","))
 
 
 def certificate_subject(openssl, cert_path):
-    _, out, _ = openssl.run(["x509", "-in", cert_path, "-noout", "-subject", "-nameopt", "RFC2253"])
+    out = openssl.run(["x509", "-in", cert_path, "-noout", "-subject", "-nameopt", "RFC2253"])[1]
     return out.strip().partition("=")[2]
 
 
 def certificate_not_after(openssl, cert_path):
-    _, out, _ = openssl.run(["x509", "-in", cert_path, "-noout", "-enddate"])
+    out = openssl.run(["x509", "-in", cert_path, "-noout", "-enddate"])[1]
     return out.strip().partition("=")[2]
 
 
 def expires_within(openssl, cert_path, days):
-    rc, _, _ = openssl.run(["x509", "-in", cert_path, "-noout", "-checkend", str(days * SECONDS_PER_DAY)], check=False)
+    rc = openssl.run(["x509", "-in", cert_path, "-noout", "-checkend", str(days * SECONDS_PER_DAY)], check=False)[0]
     return rc != 0
 
 
 def is_ca_certificate(openssl, cert_path):
-    rc, out, _ = openssl.run(["x509", "-in", cert_path, "-noout", "-ext", "basicConstraints"], check=False)
+    rc, out, dummy = openssl.run(["x509", "-in", cert_path, "-noout", "-ext", "basicConstraints"], check=False)
     return rc == 0 and "CA:TRUE" in out
 
 
 def signed_by(openssl, cert_path, ca_cert_path):
-    rc, _, _ = openssl.run(
+    rc = openssl.run(
         ["verify", "-no-CApath", "-no-CAstore", "-CAfile", ca_cert_path, "-purpose", "any", cert_path], check=False
-    )
+    )[0]
     return rc == 0
 
 
@@ -302,7 +303,8 @@ def generate_key(module, openssl, params):
     tmp = atomic_write_path(module, params["private_key_path"], params["private_key_mode"])
     openssl.run(["genpkey"] + genpkey_args(params) + ["-out", tmp])
     os.chmod(tmp, int(params["private_key_mode"], 8))
-    module.atomic_move(tmp, params["private_key_path"])
+    # os.replace keeps the temporary file's mode; AnsibleModule.atomic_move would widen a new file to 0644.
+    os.replace(tmp, params["private_key_path"])
 
 
 def issue_certificate(module, openssl, params):
@@ -319,14 +321,14 @@ def issue_certificate(module, openssl, params):
     else:
         openssl.run(["req", "-x509", "-new"] + base + days + ["-out", tmp])
     os.chmod(tmp, int(params["certificate_mode"], 8))
-    module.atomic_move(tmp, params["certificate_path"])
+    os.replace(tmp, params["certificate_path"])
 
 
 def check_algorithm_available(openssl, params):
     """Generate a throw-away key in memory: the one reliable test across native and provider algorithms."""
     if params["key_algorithm"] == "rsa":
         return
-    rc, _, err = openssl.run(["genpkey"] + genpkey_args(params), check=False)
+    rc, dummy, err = openssl.run(["genpkey"] + genpkey_args(params), check=False)
     if rc != 0:
         raise OpenSSLError(
             "the host's OpenSSL %s (%s) cannot generate %s keys: %s"
@@ -349,7 +351,7 @@ def main():
             is_ca=dict(type="bool", default=False),
             ca_certificate_path=dict(type="path"),
             ca_private_key_path=dict(type="path", no_log=False),
-            private_key_mode=dict(type="str", default="0600"),
+            private_key_mode=dict(type="str", default="0600", no_log=False),
             certificate_mode=dict(type="str", default="0644"),
             openssl_path=dict(type="path"),
         ),

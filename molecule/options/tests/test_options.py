@@ -1,0 +1,79 @@
+"""The non-default choices of the options scenario, and bad input against its converged host."""
+
+import json
+import os
+import subprocess
+
+import pytest
+
+HTTPS = "127.0.0.1:8443"
+
+
+def handshake_ok(host, *args):
+    cmd = host.run("openssl s_client -connect %s %s </dev/null 2>&1" % (HTTPS, " ".join(args)))
+    return cmd.rc == 0, cmd.stdout
+
+
+@pytest.mark.parametrize("algorithm, client_args", [
+    ("mldsa44", "-groups X25519MLKEM768"),
+    ("ecdsa", "-groups X25519 -sigalgs ecdsa_secp256r1_sha256"),
+])
+def test_server_certificates_chain_to_the_private_ca(host, algorithm, client_args):
+    ok, out = handshake_ok(
+        host, client_args, "-CAfile /etc/pqc-edge/ca/%s-ca.crt" % algorithm,
+        "-verify_return_error -verify_hostname localhost -servername localhost",
+    )
+    assert ok, out
+    assert "Verify return code: 0 (ok)" in out
+
+
+def test_ca_keys_are_root_only(host):
+    for algorithm in ("mldsa44", "ecdsa"):
+        f = host.file("/etc/pqc-edge/ca/%s-ca.key" % algorithm)
+        assert (f.user, f.mode) == ("root", 0o600)
+
+
+def snapshot(host):
+    """What must not change when a run fails: files, the running nginx and the backend."""
+    files = "/etc/nginx/nginx.conf /etc/pqc-edge/tls/* /etc/pqc-edge/ca/* /etc/systemd/system/pqc-edge-backend.service"
+    return (
+        host.run("sha256sum %s" % files).stdout,
+        host.run("systemctl show -p MainPID --value nginx pqc-edge-backend").stdout,
+        host.run("pgrep -P $(cat /run/nginx.pid) | sort").stdout,
+    )
+
+
+def run_site(extra_vars):
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
+    cmd = [
+        "ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"],
+        os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "converge.yml"),
+        "-e", json.dumps(extra_vars),
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, check=False)
+
+
+BAD_INPUT = [
+    pytest.param({"nginx_groups": ["X25519MLKEM768", "X25519MLKEM999"]}, "X25519MLKEM999", id="unknown-group"),
+    # Known to the registry, but only oqs-provider offers it: the host's OpenSSL 3.5 rejects it.
+    pytest.param({"nginx_groups": ["p256_mlkem512", "X25519"]}, "p256_mlkem512", id="group-host-lacks"),
+    pytest.param({"nginx_groups": ["X25519", "secp256r1"]}, "hybrid or post-quantum", id="no-pq-group"),
+    pytest.param({"nginx_group_policy": "enforced"}, "enforced", id="policy-typo"),
+    pytest.param({"nginx_tls_protocols": ["TLSv1.4"]}, "TLSv1.4", id="tls-version-typo"),
+    pytest.param({"certificates_pq_algorithm": "mldsa99"}, "mldsa99", id="unknown-cert-algorithm"),
+    pytest.param({"certificates_subject_alt_names": ["DNS:bad name"]}, "DNS:bad name", id="invalid-san"),
+    pytest.param({"backend_listen_address": "0.0.0.0"}, "0.0.0.0", id="backend-not-loopback"),
+]
+
+
+@pytest.mark.parametrize("extra_vars, named", BAD_INPUT)
+def test_bad_input_fails_before_the_host_changes(host, extra_vars, named):
+    before = snapshot(host)
+    result = run_site(extra_vars)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert named in output, output
+    assert "changed: " not in result.stdout, output
+    assert snapshot(host) == before
+    ok, out = handshake_ok(host, "-groups X25519MLKEM768")
+    assert ok and "Negotiated TLS1.3 group: X25519MLKEM768" in out

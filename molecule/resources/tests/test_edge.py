@@ -1,0 +1,142 @@
+"""Behaviour of a converged pqc.edge host, checked with real clients inside it.
+
+Every handshake here is a real OpenSSL 3.5 or curl client talking to the real nginx. What a scenario
+configured is given through PQC_EDGE_EXPECT_* variables in its molecule.yml, never read back from the
+host under test.
+"""
+
+import json
+import os
+import re
+
+import pytest
+
+HTTPS = "127.0.0.1:8443"
+POLICY = os.environ.get("PQC_EDGE_EXPECT_POLICY", "enforce")
+TLS12 = os.environ.get("PQC_EDGE_EXPECT_TLS12", "false") == "true"
+CLASSICAL = os.environ.get("PQC_EDGE_EXPECT_CLASSICAL", "rsa")
+
+
+def s_client(host, *args):
+    """Run one real handshake; return (exit code, everything s_client printed)."""
+    cmd = host.run("openssl s_client -connect %s -servername localhost %s </dev/null 2>&1" % (HTTPS, " ".join(args)))
+    return cmd.rc, cmd.stdout
+
+
+def negotiated_group(output):
+    match = re.search(r"Negotiated TLS1\.3 group: (\S+)", output) or re.search(r"Peer Temp Key: ([^,]+),", output)
+    return match.group(1) if match else None
+
+
+def peer_signature(output):
+    match = re.search(r"Peer signature type: (\S+)", output)
+    return match.group(1) if match else None
+
+
+def curl_json(host, path, *args):
+    cmd = host.run("curl -sk --max-time 10 -w '\\n%%{content_type}' %s https://%s%s" % (" ".join(args), HTTPS, path))
+    assert cmd.rc == 0, cmd.stderr
+    body, dummy, content_type = cmd.stdout.rpartition("\n")
+    assert content_type.startswith("application/json"), content_type
+    return json.loads(body)
+
+
+def test_pq_client_gets_hybrid_group_and_mldsa_certificate(host):
+    rc, out = s_client(host, "-groups X25519MLKEM768")
+    assert rc == 0, out
+    assert negotiated_group(out) == "X25519MLKEM768"
+    assert peer_signature(out) == "mldsa44"
+
+
+def test_client_with_only_classical_key_share(host):
+    # The client supports X25519MLKEM768 but predicts X25519: the key share goes to the first group only.
+    rc, out = s_client(host, "-groups X25519:X25519MLKEM768")
+    assert rc == 0, out
+    expected = "X25519MLKEM768" if POLICY == "enforce" else "X25519"
+    assert negotiated_group(out) == expected
+
+
+def test_classical_client_gets_classical_group_and_certificate(host):
+    sigalg = {"rsa": "rsa_pss_rsae_sha256", "ecdsa": "ecdsa_secp256r1_sha256"}[CLASSICAL]
+    rc, out = s_client(host, "-groups X25519", "-sigalgs", sigalg)
+    assert rc == 0, out
+    assert negotiated_group(out) == "X25519"
+    assert peer_signature(out) == sigalg
+
+
+def test_client_without_any_common_group_is_refused(host):
+    rc, out = s_client(host, "-groups ffdhe2048")
+    assert rc != 0
+    assert "alert handshake failure" in out, out
+    assert negotiated_group(out) in (None, "<NULL>")
+
+
+@pytest.mark.parametrize("version", ["-tls1_2"])
+def test_tls12_only_client(host, version):
+    rc, out = s_client(host, version, "-groups X25519")
+    if TLS12:
+        assert rc == 0, out
+        assert "Protocol: TLSv1.2" in out or "TLSv1.2" in out
+    else:
+        assert rc != 0, out
+        assert "alert protocol version" in out or "no protocols available" in out
+
+
+def test_curl_defaults_are_quantum_safe(host):
+    tls = curl_json(host, "/api/tls")
+    assert tls["protocol"] == "TLSv1.3"
+    assert tls["group"] == "X25519MLKEM768"
+    assert tls["group_kind"] == "hybrid"
+    assert tls["quantum_safe"] is True
+    offered = [g["name"] for g in tls["client_groups"]]
+    assert "X25519MLKEM768" in offered and "x25519" in offered
+
+
+def test_classical_curl_is_not_quantum_safe(host):
+    health = curl_json(host, "/nginx-health", "--curves X25519")
+    assert health == {"nginx": "proxy working", "backend": "connected", "quantum_safe": False}
+    tls = curl_json(host, "/api/tls", "--curves X25519")
+    assert tls["group"] == "x25519" and tls["group_kind"] == "classical"
+
+
+def test_health_endpoint(host):
+    health = curl_json(host, "/api/health")
+    assert health["status"] == "healthy"
+    assert health["timestamp"] and health["message"]
+
+
+def test_http_redirects_to_https_with_same_path(host):
+    cmd = host.run("curl -s -o /dev/null -w '%{http_code} %{redirect_url}' 'http://127.0.0.1:8080/some/path?x=1'")
+    assert cmd.stdout == "301 https://127.0.0.1:8443/some/path?x=1"
+
+
+@pytest.mark.parametrize("service", ["nginx", "pqc-edge-backend"])
+def test_services_enabled_and_running(host, service):
+    unit = host.service(service)
+    assert unit.is_enabled
+    assert unit.is_running
+
+
+def test_private_keys_are_root_only(host):
+    keys = host.run("ls /etc/pqc-edge/tls/*.key").stdout.split()
+    assert len(keys) == 2
+    for key in keys:
+        f = host.file(key)
+        assert (f.user, f.group, f.mode) == ("root", "root", 0o600), key
+
+
+def test_backend_listens_on_loopback_only_as_unprivileged_user(host):
+    assert host.socket("tcp://127.0.0.1:8000").is_listening
+    assert not host.socket("tcp://0.0.0.0:8000").is_listening
+    users = set(host.run("ps -o user= -C gunicorn").stdout.split())
+    assert users == {"pqc-edge-backend"}
+
+
+def test_backend_unit_is_hardened(host):
+    out = host.run("systemd-analyze security pqc-edge-backend.service --no-pager").stdout
+    score = float(re.search(r"Overall exposure level for pqc-edge-backend\.service: ([0-9.]+)", out).group(1))
+    assert score <= 2.0, out
+
+
+def test_nginx_configuration_is_valid(host):
+    assert host.run("nginx -t").rc == 0

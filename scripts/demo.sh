@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# make demo: create (or reuse) the systemd container pqc-edge-demo, converge it with site.yml,
+# and show what real clients negotiate with it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+name=pqc-edge-demo
+image=${PQC_EDGE_IMAGE:-pqc-edge/debian:13}
+
+if ! docker container inspect "$name" >/dev/null 2>&1; then
+  echo "demo: creating container $name from $image (ports 8443 and 8080 on 127.0.0.1 only)"
+  privileged_flags=(--cap-add SYS_ADMIN --security-opt seccomp=unconfined --security-opt apparmor=unconfined)
+  if [ "${PQC_EDGE_PRIVILEGED:-false}" = true ]; then privileged_flags=(--privileged); fi
+  docker run -d --name "$name" --hostname "$name" "${privileged_flags[@]}" \
+    --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /tmp \
+    -p 127.0.0.1:8443:8443 -p 127.0.0.1:8080:8080 "$image" /sbin/init >/dev/null
+elif [ "$(docker container inspect -f '{{.State.Running}}' "$name")" != true ]; then
+  docker start "$name" >/dev/null
+fi
+for _ in $(seq 1 30); do
+  state=$(docker exec "$name" systemctl is-system-running 2>/dev/null || true)
+  case "$state" in running|degraded) break ;; esac
+  sleep 1
+done
+
+ansible-playbook -i inventories/demo/hosts.yml playbooks/site.yml "$@"
+
+echo
+echo "What real clients negotiate with $name:"
+scripts/show-negotiation.sh "$name"
+echo
+echo "Try it: curl -k https://127.0.0.1:8443/api/tls    (remove with: make demo-clean)"

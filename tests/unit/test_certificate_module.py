@@ -1,0 +1,124 @@
+"""pqc.edge.certificate against the real openssl command of the machine running the tests."""
+
+import os
+import stat
+import subprocess
+
+import pytest
+
+from ansible_collections.pqc.edge.plugins.modules import certificate
+
+from module_runner import ModuleFail, run_module
+
+
+def openssl_supports(algorithm):
+    return subprocess.run(["openssl", "genpkey", "-algorithm", algorithm], capture_output=True, check=False).returncode == 0
+
+
+@pytest.fixture
+def paths(tmp_path):
+    return {"private_key_path": str(tmp_path / "server.key"), "certificate_path": str(tmp_path / "server.crt")}
+
+
+def rsa_args(paths, **extra):
+    args = dict(paths, key_algorithm="rsa", common_name="edge1.example.org",
+                subject_alt_names=["DNS:edge1.example.org", "IP:127.0.0.1"])
+    args.update(extra)
+    return args
+
+
+def cert_text(path):
+    return subprocess.run(["openssl", "x509", "-in", path, "-noout", "-text"], capture_output=True, text=True, check=False).stdout
+
+
+def test_generates_key_and_certificate_then_changes_nothing(paths):
+    first = run_module(certificate.main, rsa_args(paths))
+    assert first["changed"] and first["key_changed"] and first["certificate_changed"]
+    assert stat.S_IMODE(os.stat(paths["private_key_path"]).st_mode) == 0o600
+    text = cert_text(paths["certificate_path"])
+    assert "DNS:edge1.example.org" in text and "IP Address:127.0.0.1" in text
+    assert "CA:FALSE" in text
+    second = run_module(certificate.main, rsa_args(paths))
+    assert not second["changed"] and second["reasons"] == []
+    assert second["not_after"]
+
+
+def test_check_mode_writes_nothing(paths):
+    result = run_module(certificate.main, rsa_args(paths), check_mode=True)
+    assert result["changed"] and result["key_changed"]
+    assert not os.path.exists(paths["private_key_path"])
+    assert not os.path.exists(paths["certificate_path"])
+
+
+def test_changed_names_reissue_the_certificate_but_keep_the_key(paths):
+    run_module(certificate.main, rsa_args(paths))
+    with open(paths["private_key_path"]) as f:
+        key = f.read()
+    result = run_module(certificate.main, rsa_args(paths, subject_alt_names=["DNS:edge2.example.org"]))
+    assert result["certificate_changed"] and not result["key_changed"]
+    assert result["reasons"] == ["subject alternative names differ"]
+    with open(paths["private_key_path"]) as f:
+        assert f.read() == key
+    assert "DNS:edge2.example.org" in cert_text(paths["certificate_path"])
+
+
+def test_changed_algorithm_makes_a_new_key(paths):
+    run_module(certificate.main, rsa_args(paths))
+    result = run_module(certificate.main, rsa_args(paths, key_algorithm="ecdsa"))
+    assert result["key_changed"] and "private key is rsa 2048, wanted ecdsa P-256" in result["reasons"]
+    assert "NIST CURVE: P-256" in cert_text(paths["certificate_path"])
+
+
+def test_certificate_close_to_expiry_is_renewed(paths):
+    run_module(certificate.main, rsa_args(paths, valid_days=10, renew_days=5))
+    result = run_module(certificate.main, rsa_args(paths, valid_days=365, renew_days=30))
+    assert result["reasons"] == ["certificate expires within 30 days"]
+    assert not result["key_changed"]
+
+
+def test_loose_key_mode_is_tightened(paths):
+    run_module(certificate.main, rsa_args(paths))
+    os.chmod(paths["private_key_path"], 0o644)
+    result = run_module(certificate.main, rsa_args(paths))
+    assert result["changed"] and result["reasons"] == ["private key mode is not 0600"]
+    assert stat.S_IMODE(os.stat(paths["private_key_path"]).st_mode) == 0o600
+
+
+def test_signed_by_a_ca_and_reissued_when_the_ca_changes(tmp_path, paths):
+    ca = {"private_key_path": str(tmp_path / "ca.key"), "certificate_path": str(tmp_path / "ca.crt")}
+    run_module(certificate.main, dict(ca, key_algorithm="rsa", common_name="Test CA", is_ca=True, valid_days=3650))
+    signed = rsa_args(paths, ca_certificate_path=ca["certificate_path"], ca_private_key_path=ca["private_key_path"])
+    run_module(certificate.main, signed)
+    verify = subprocess.run(["openssl", "verify", "-CAfile", ca["certificate_path"], paths["certificate_path"]],
+                            capture_output=True, text=True, check=False)
+    assert verify.returncode == 0, verify.stderr
+    assert not run_module(certificate.main, signed)["changed"]
+    os.unlink(ca["private_key_path"])
+    run_module(certificate.main, dict(ca, key_algorithm="rsa", common_name="Test CA", is_ca=True, valid_days=3650))
+    result = run_module(certificate.main, signed)
+    assert result["reasons"] == ["not signed by %s" % ca["certificate_path"]]
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"subject_alt_names": ["edge1.example.org"]}, "invalid subject alternative name 'edge1.example.org'"),
+    ({"rsa_bits": 1024}, "rsa_bits=1024 is too small"),
+    ({"valid_days": 10, "renew_days": 30}, "renew_days=30 must be smaller than valid_days=10"),
+])
+def test_bad_arguments_fail_before_writing(paths, args, message):
+    with pytest.raises(ModuleFail) as failed:
+        run_module(certificate.main, rsa_args(paths, **args))
+    assert message in failed.value.result["msg"]
+    assert not os.path.exists(paths["private_key_path"])
+
+
+def test_mldsa44_works_or_fails_clearly(paths):
+    args = rsa_args(paths, key_algorithm="mldsa44")
+    if openssl_supports("mldsa44"):
+        result = run_module(certificate.main, args)
+        assert result["key_changed"]
+        assert "ML-DSA-44" in cert_text(paths["certificate_path"])
+    else:
+        with pytest.raises(ModuleFail) as failed:
+            run_module(certificate.main, args)
+        assert "cannot generate mldsa44 keys" in failed.value.result["msg"]
+        assert not os.path.exists(paths["private_key_path"])
