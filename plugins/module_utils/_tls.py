@@ -1,0 +1,328 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pqc.edge contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Just enough TLS 1.3 (RFC 8446) to ask a server which key-exchange group it picks.
+
+A ClientHello is built byte by byte and only the server's first answer is read: a ServerHello,
+a HelloRetryRequest or an alert. No handshake is ever finished, so no post-quantum (or any)
+cryptography is needed on the probing side: a key share only has to be well formed.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+import time
+
+from ansible_collections.pqc.edge.plugins.module_utils import _groups
+
+TLS13 = 0x0304
+# SHA-256("HelloRetryRequest"): the random of a ServerHello that is a HelloRetryRequest (RFC 8446 4.1.3).
+HRR_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
+
+CIPHER_SUITES = {
+    0x1301: "TLS_AES_128_GCM_SHA256",
+    0x1302: "TLS_AES_256_GCM_SHA384",
+    0x1303: "TLS_CHACHA20_POLY1305_SHA256",
+    0x1304: "TLS_AES_128_CCM_SHA256",
+    0x1305: "TLS_AES_128_CCM_8_SHA256",
+}
+
+# IANA TLS SignatureScheme values; ML-DSA from draft-ietf-tls-mldsa.
+SIGNATURE_SCHEMES = {
+    "ecdsa_secp256r1_sha256": 0x0403,
+    "ecdsa_secp384r1_sha384": 0x0503,
+    "ecdsa_secp521r1_sha512": 0x0603,
+    "ed25519": 0x0807,
+    "ed448": 0x0808,
+    "rsa_pss_rsae_sha256": 0x0804,
+    "rsa_pss_rsae_sha384": 0x0805,
+    "rsa_pss_rsae_sha512": 0x0806,
+    "rsa_pss_pss_sha256": 0x0809,
+    "rsa_pss_pss_sha384": 0x080A,
+    "rsa_pss_pss_sha512": 0x080B,
+    "rsa_pkcs1_sha256": 0x0401,
+    "rsa_pkcs1_sha384": 0x0501,
+    "rsa_pkcs1_sha512": 0x0601,
+    "mldsa44": 0x0904,
+    "mldsa65": 0x0905,
+    "mldsa87": 0x0906,
+}
+DEFAULT_SIGNATURE_SCHEMES = list(SIGNATURE_SCHEMES)
+
+ALERTS = {
+    0: "close_notify", 10: "unexpected_message", 20: "bad_record_mac", 22: "record_overflow",
+    40: "handshake_failure", 42: "bad_certificate", 47: "illegal_parameter", 50: "decode_error",
+    51: "decrypt_error", 70: "protocol_version", 71: "insufficient_security", 80: "internal_error",
+    86: "inappropriate_fallback", 90: "user_canceled", 109: "missing_extension",
+    110: "unsupported_extension", 112: "unrecognized_name", 116: "certificate_required",
+    120: "no_application_protocol",
+}
+
+# Curve generators are valid points, which is all a server checks of a key share it never uses.
+_P256_G = bytes.fromhex(
+    "046b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296"
+    "4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5"
+)
+_P384_G = bytes.fromhex(
+    "04aa87ca22be8b05378eb1c71ef320ad746e1d3b628ba79b9859f741e082542a385502f25dbf55296c3a545e3872760ab7"
+    "3617de4a96262c6f5d9e98bf9292dc29f8f41dbd289a147ce9da3113b5f0b8c00a60b1ce1d7e819d7a431d7c90ea0e5f"
+)
+
+
+class ProbeError(Exception):
+    """The server could not be asked: refused, timed out, or it does not speak TLS."""
+
+
+def _mlkem_encapsulation_key(k):
+    """A well-formed ML-KEM encapsulation key (FIPS 203): 256*k coefficients below q=3329, then rho."""
+    out = bytearray()
+    rand = os.urandom(256 * k * 2)
+    for i in range(0, 256 * k, 2):
+        a = int.from_bytes(rand[2 * i:2 * i + 2], "big") % 3329
+        b = int.from_bytes(rand[2 * i + 2:2 * i + 4], "big") % 3329
+        out += bytes((a & 0xFF, (a >> 8) | ((b & 0x0F) << 4), b >> 4))
+    return bytes(out) + os.urandom(32)
+
+
+def _x25519_share():
+    return os.urandom(32)
+
+
+# How to make a key share for each group the probe can put one on (draft-ietf-tls-ecdhe-mlkem fixes
+# the order of the parts of each hybrid share).
+_KEY_SHARES = {
+    0x001D: _x25519_share,
+    0x001E: lambda: os.urandom(56),
+    0x0017: lambda: _P256_G,
+    0x0018: lambda: _P384_G,
+    0x0200: lambda: _mlkem_encapsulation_key(2),
+    0x0201: lambda: _mlkem_encapsulation_key(3),
+    0x0202: lambda: _mlkem_encapsulation_key(4),
+    0x11EC: lambda: _mlkem_encapsulation_key(3) + _x25519_share(),
+    0x11EB: lambda: _P256_G + _mlkem_encapsulation_key(3),
+    0x11ED: lambda: _P384_G + _mlkem_encapsulation_key(4),
+}
+
+
+def can_share(codepoint):
+    return codepoint in _KEY_SHARES
+
+
+def _vector(data, length_bytes):
+    return len(data).to_bytes(length_bytes, "big") + data
+
+
+def _extension(ext_type, body):
+    return struct.pack("!H", ext_type) + _vector(body, 2)
+
+
+def _is_ip_address(name):
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, name)
+            return True
+        except (OSError, ValueError):
+            pass
+    return False
+
+
+def client_hello(groups, key_share_groups=(), server_name=None, signature_schemes=None, grease=None):
+    """Build a TLS 1.3 ClientHello record.
+
+    groups and key_share_groups are code points; grease, when given, is a GREASE value put first in
+    supported_groups (as browsers do), which a server must ignore.
+    """
+    signature_schemes = signature_schemes or [SIGNATURE_SCHEMES[n] for n in DEFAULT_SIGNATURE_SCHEMES]
+    offered = ([grease] if grease is not None else []) + list(groups)
+    extensions = b""
+    if server_name and not _is_ip_address(server_name):
+        name = server_name.encode("idna")
+        extensions += _extension(0x0000, _vector(b"\x00" + _vector(name, 2), 2))
+    extensions += _extension(0x000A, _vector(b"".join(struct.pack("!H", g) for g in offered), 2))
+    extensions += _extension(0x000D, _vector(b"".join(struct.pack("!H", s) for s in signature_schemes), 2))
+    extensions += _extension(0x002B, _vector(struct.pack("!H", TLS13), 1))
+    extensions += _extension(0x002D, _vector(b"\x01", 1))  # psk_dhe_ke
+    shares = b"".join(struct.pack("!H", g) + _vector(_KEY_SHARES[g](), 2) for g in key_share_groups)
+    extensions += _extension(0x0033, _vector(shares, 2))
+    body = (
+        struct.pack("!H", 0x0303)
+        + os.urandom(32)
+        + _vector(os.urandom(32), 1)  # legacy session id, for middlebox compatibility
+        + _vector(b"".join(struct.pack("!H", c) for c in CIPHER_SUITES), 2)
+        + b"\x01\x00"  # compression methods: null
+        + _vector(extensions, 2)
+    )
+    handshake = b"\x01" + _vector(body, 3)
+    return b"\x16\x03\x01" + _vector(handshake, 2)
+
+
+class _Reader(object):
+    def __init__(self, data):
+        self.data = data
+        self.pos = 0
+
+    def take(self, n):
+        if self.pos + n > len(self.data):
+            raise ValueError("truncated")
+        chunk = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return chunk
+
+    def uint(self, n):
+        return int.from_bytes(self.take(n), "big")
+
+    def vector(self, length_bytes):
+        return self.take(self.uint(length_bytes))
+
+    def done(self):
+        return self.pos >= len(self.data)
+
+
+def parse_server_hello(body):
+    """Parse a ServerHello handshake body into a dict; raises ValueError when malformed."""
+    r = _Reader(body)
+    legacy_version = r.uint(2)
+    random = r.take(32)
+    r.vector(1)  # session id echo
+    cipher = r.uint(2)
+    r.uint(1)  # compression
+    result = {
+        "hello_retry_request": random == HRR_RANDOM,
+        "cipher_suite_id": cipher,
+        "version_id": legacy_version,
+        "group_id": None,
+    }
+    extensions = _Reader(r.vector(2)) if not r.done() else _Reader(b"")
+    while not extensions.done():
+        ext_type = extensions.uint(2)
+        ext = _Reader(extensions.vector(2))
+        if ext_type == 0x002B:
+            result["version_id"] = ext.uint(2)
+        elif ext_type == 0x0033:
+            # A HelloRetryRequest names the selected group; a ServerHello carries its key share.
+            result["group_id"] = ext.uint(2)
+    return result
+
+
+def parse_response(data):
+    """Interpret the first bytes a server sent back: ServerHello, HelloRetryRequest or alert.
+
+    Returns a dict with kind ('server_hello' or 'alert') and the parsed fields. Raises ValueError
+    for anything that is not a TLS answer, or is cut short.
+    """
+    if len(data) < 5:
+        raise ValueError("truncated")
+    content_type = data[0]
+    if content_type not in (0x15, 0x16) or data[1] != 0x03:
+        raise ValueError("not TLS")
+    if content_type == 0x15:
+        record = _Reader(data[5:5 + int.from_bytes(data[3:5], "big")])
+        level, description = record.uint(1), record.uint(1)
+        return {"kind": "alert", "alert_level": level, "alert": ALERTS.get(description, "alert_%d" % description)}
+    # Reassemble the first handshake message, which may span several records.
+    payload = b""
+    pos = 0
+    while True:
+        if pos + 5 > len(data):
+            raise ValueError("truncated")
+        if data[pos] != 0x16:
+            raise ValueError("unexpected record type %d" % data[pos])
+        length = int.from_bytes(data[pos + 3:pos + 5], "big")
+        if pos + 5 + length > len(data):
+            raise ValueError("truncated")
+        payload += data[pos + 5:pos + 5 + length]
+        pos += 5 + length
+        if len(payload) >= 4 and len(payload) >= 4 + int.from_bytes(payload[1:4], "big"):
+            break
+    if payload[0] != 0x02:
+        raise ValueError("first handshake message is type %d, not ServerHello" % payload[0])
+    body = payload[4:4 + int.from_bytes(payload[1:4], "big")]
+    result = parse_server_hello(body)
+    result["kind"] = "server_hello"
+    return result
+
+
+def _needed(data):
+    """How many more bytes parse_response needs before it can answer, or 0 when it can."""
+    try:
+        parse_response(data)
+        return 0
+    except ValueError as exc:
+        if str(exc) == "truncated":
+            return 1
+        return 0
+
+
+def exchange(host, port, hello, timeout):
+    """Send hello, read until a full first answer (or the server closes). Returns (bytes, seconds)."""
+    started = time.monotonic()
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except socket.timeout:
+        raise ProbeError("connecting to %s port %s timed out after %s s" % (host, port, timeout))
+    except ConnectionRefusedError:
+        raise ProbeError("connection to %s port %s was refused: nothing listens there" % (host, port))
+    except OSError as exc:
+        raise ProbeError("cannot connect to %s port %s: %s" % (host, port, exc.strerror or exc))
+    data = b""
+    try:
+        sock.sendall(hello)
+        while _needed(data) and len(data) < 1 << 16:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except socket.timeout:
+        if not data:
+            raise ProbeError("%s port %s accepted the connection but did not answer within %s s" % (host, port, timeout))
+    except OSError as exc:
+        if not data:
+            raise ProbeError("%s port %s closed the connection without a TLS answer (%s)" % (host, port, exc))
+    finally:
+        sock.close()
+    return data, time.monotonic() - started
+
+
+def offer(host, port, groups, key_share_groups=(), server_name=None, signature_schemes=None, timeout=5.0, grease=None):
+    """Offer groups (code points) and report what the server answered.
+
+    The result has negotiated_group (code point or None), hello_retry_request, alert, tls_version,
+    cipher_suite and handshake_ms.
+    """
+    hello = client_hello(groups, key_share_groups, server_name, signature_schemes, grease)
+    data, seconds = exchange(host, port, hello, timeout)
+    if not data:
+        raise ProbeError("%s port %s closed the connection without a TLS answer" % (host, port))
+    try:
+        answer = parse_response(data)
+    except ValueError as exc:
+        if str(exc) == "not TLS":
+            raise ProbeError("%s port %s does not speak TLS (it answered %r)" % (host, port, data[:16]))
+        raise ProbeError("%s port %s sent a TLS answer that cannot be read: %s" % (host, port, exc))
+    result = {
+        "negotiated_group": None,
+        "hello_retry_request": False,
+        "alert": None,
+        "tls_version": None,
+        "cipher_suite": None,
+        "handshake_ms": round(seconds * 1000.0, 3),
+    }
+    if answer["kind"] == "alert":
+        result["alert"] = answer["alert"]
+        return result
+    result["hello_retry_request"] = answer["hello_retry_request"]
+    result["negotiated_group"] = answer["group_id"]
+    result["tls_version"] = {0x0304: "TLSv1.3", 0x0303: "TLSv1.2"}.get(answer["version_id"], "0x%04x" % answer["version_id"])
+    result["cipher_suite"] = CIPHER_SUITES.get(answer["cipher_suite_id"], "0x%04x" % answer["cipher_suite_id"])
+    return result
+
+
+def group_name(codepoint):
+    group = _groups.by_codepoint(codepoint) if codepoint is not None else None
+    if group is not None:
+        return group.name
+    return None if codepoint is None else "0x%04x" % codepoint

@@ -1,0 +1,456 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pqc.edge contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: tls_probe
+short_description: Tell which TLS 1.3 key-exchange group a server negotiates, and list every group it supports
+version_added: "0.1.0"
+description:
+  - Offers a server a list of key-exchange groups, as a client would, and reports the group it picks, whether it
+    needed a HelloRetryRequest, the protocol version and cipher suite, or the alert it answered with.
+  - With O(enumerate=true) also lists every group of the collection's registry the server accepts, in the server's
+    order when it enforces one, tells whether the server's order wins over the client's, and whether a client that
+    supports a hybrid group but sent only a classical key share is moved to the hybrid (C(pq_enforced)).
+  - The default O(engine=python) writes the ClientHello itself and reads only the server's first answer, so no
+    post-quantum cryptography is needed on the probing machine. O(engine=openssl) runs real, complete handshakes
+    with C(openssl s_client) (OpenSSL 3.5 or newer) and also reports the peer's signature algorithm and certificate.
+author:
+  - pqc.edge contributors (@pqc-edge)
+options:
+  host:
+    description: Server name or address to connect to.
+    type: str
+    required: true
+  port:
+    description: TCP port.
+    type: int
+    default: 443
+  server_name:
+    description: Name sent as SNI; defaults to O(host). No SNI is sent for an IP address.
+    type: str
+  groups:
+    description:
+      - Groups the client offers, in its order of preference, by IANA or OpenSSL name.
+      - The default is a post-quantum-first offer like OpenSSL 3.5's own.
+    type: list
+    elements: str
+    default: [X25519MLKEM768, SecP256r1MLKEM768, X25519, secp256r1, secp384r1]
+  key_shares:
+    description:
+      - Groups among O(groups) for which the client sends a key share up front. The default is the first of
+        O(groups). A server that picks another group answers with a HelloRetryRequest.
+      - The python engine can make key shares for x25519, x448, secp256r1, secp384r1, the ML-KEM groups and the
+        three standard hybrids.
+    type: list
+    elements: str
+  signature_algorithms:
+    description: TLS signature schemes to offer, such as C(mldsa44) or C(rsa_pss_rsae_sha256). Default is a broad set.
+    type: list
+    elements: str
+  enumerate:
+    description: Also list every supported group, the server's order, server preference and PQ enforcement.
+    type: bool
+    default: false
+  engine:
+    description: C(python) builds ClientHello messages itself; C(openssl) runs complete handshakes with openssl s_client.
+    type: str
+    choices: [python, openssl]
+    default: python
+  openssl_path:
+    description: The openssl binary for O(engine=openssl); by default the first on the PATH.
+    type: path
+  timeout:
+    description: Seconds to wait for a connection and for each answer.
+    type: float
+    default: 5.0
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads; it runs the same way in check mode.
+  diff_mode:
+    support: none
+    description: Nothing to compare.
+notes:
+  - A server that shares none of the offered groups is a result, not a failure: RV(negotiated_group) is null and
+    RV(alert) is V(handshake_failure).
+  - Enumeration sends one connection per supported group plus a few more; against a server on loopback it takes
+    milliseconds.
+"""
+
+EXAMPLES = r"""
+- name: Which group does the edge give a post-quantum client?
+  pqc.edge.tls_probe:
+    host: edge1.example.org
+    port: 443
+  register: pq
+
+- name: Fail unless it is quantum-safe
+  ansible.builtin.assert:
+    that: pq.quantum_safe
+
+- name: A classical-only client must still be served
+  pqc.edge.tls_probe:
+    host: edge1.example.org
+    groups: [X25519, secp256r1]
+
+- name: Everything the server supports, and in which order
+  pqc.edge.tls_probe:
+    host: 127.0.0.1
+    port: 8443
+    enumerate: true
+  register: inventory
+
+- name: A complete handshake with openssl, with certificate details
+  pqc.edge.tls_probe:
+    host: 127.0.0.1
+    port: 8443
+    engine: openssl
+    signature_algorithms: [mldsa44]
+"""
+
+RETURN = r"""
+negotiated_group:
+  description: IANA name of the group the server picked, or null when it shares none of the offered groups.
+  type: str
+  returned: always
+  sample: X25519MLKEM768
+group_codepoint:
+  description: Its TLS code point, as hex.
+  type: str
+  returned: always
+  sample: "0x11ec"
+group_kind:
+  description: C(hybrid), C(pq) or C(classical); null when no group was negotiated.
+  type: str
+  returned: always
+  sample: hybrid
+quantum_safe:
+  description: Whether the negotiated group is hybrid or post-quantum.
+  type: bool
+  returned: always
+tls_version:
+  description: Protocol version the server chose.
+  type: str
+  returned: always
+  sample: TLSv1.3
+cipher_suite:
+  description: Cipher suite the server chose.
+  type: str
+  returned: always
+  sample: TLS_AES_256_GCM_SHA384
+hello_retry_request:
+  description: Whether the server asked for another key share (one extra round trip) before agreeing.
+  type: bool
+  returned: always
+alert:
+  description: Name of the alert the server answered with, if it did.
+  type: str
+  returned: always
+  sample: handshake_failure
+handshake_ms:
+  description: Milliseconds from connecting to the server's answer (python) or to the end of the handshake (openssl).
+  type: float
+  returned: always
+supported_groups:
+  description: Every registry group the server accepts, in the server's order when it enforces one.
+  type: list
+  elements: str
+  returned: when O(enumerate=true)
+  sample: [X25519MLKEM768, SecP256r1MLKEM768, x25519, secp256r1]
+server_preference:
+  description: Whether the server's order wins over the client's; null when the server supports one group only.
+  type: bool
+  returned: when O(enumerate=true)
+pq_enforced:
+  description:
+    - Whether a client that supports one of the server's quantum-safe groups but sent only a classical key share
+      is moved to it (with a HelloRetryRequest) rather than left on the classical group.
+    - Null when the server supports no quantum-safe group, or no classical group the probe can make a key share for.
+  type: bool
+  returned: when O(enumerate=true)
+peer_signature_algorithm:
+  description: Signature scheme of the server's CertificateVerify.
+  type: str
+  returned: when O(engine=openssl) and a handshake completed
+  sample: mldsa44
+certificate_key_algorithm:
+  description: Public key algorithm of the server certificate.
+  type: str
+  returned: when O(engine=openssl) and a handshake completed
+  sample: ML-DSA-44
+certificate_subject:
+  description: Subject of the server certificate.
+  type: str
+  returned: when O(engine=openssl) and a handshake completed
+  sample: CN=edge1.example.org
+"""
+
+import re
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.pqc.edge.plugins.module_utils import _groups
+from ansible_collections.pqc.edge.plugins.module_utils import _tls
+
+
+class PythonEngine(object):
+    """Offers through hand-built ClientHello messages; needs no TLS library."""
+
+    name = "python"
+    needs_decoy = False
+
+    def __init__(self, module):
+        p = module.params
+        self.host, self.port, self.timeout = p["host"], p["port"], p["timeout"]
+        self.server_name = p["server_name"] or p["host"]
+        self.schemes = None
+        if p["signature_algorithms"]:
+            unknown = [s for s in p["signature_algorithms"] if s not in _tls.SIGNATURE_SCHEMES]
+            if unknown:
+                module.fail_json(msg="unknown signature algorithm(s): %s (known: %s)"
+                                 % (", ".join(unknown), ", ".join(_tls.SIGNATURE_SCHEMES)))
+            self.schemes = [_tls.SIGNATURE_SCHEMES[s] for s in p["signature_algorithms"]]
+
+    def can_share(self, group):
+        return _tls.can_share(group.codepoint)
+
+    def offer(self, groups, key_shares):
+        result = _tls.offer(
+            self.host, self.port, [g.codepoint for g in groups], [g.codepoint for g in key_shares],
+            self.server_name, self.schemes, self.timeout,
+        )
+        result["negotiated_group"] = _groups.by_codepoint(result["negotiated_group"]) if result["negotiated_group"] is not None else None
+        return result
+
+
+class OpenSSLEngine(object):
+    """Offers through complete handshakes with `openssl s_client` (OpenSSL >= 3.5 for '*' key-share marks)."""
+
+    name = "openssl"
+    needs_decoy = True
+
+    def __init__(self, module):
+        p = module.params
+        self.module = module
+        self.binary = p["openssl_path"] or module.get_bin_path("openssl", required=True)
+        self.host, self.port, self.timeout = p["host"], p["port"], p["timeout"]
+        self.server_name = p["server_name"] or p["host"]
+        self.sigalgs = p["signature_algorithms"]
+        rc, out, err = module.run_command([self.binary, "list", "-tls-groups"])
+        if rc != 0:
+            module.fail_json(msg="engine=openssl needs OpenSSL 3.5 or newer on the probing machine; %s answered: %s"
+                             % (self.binary, (err or out).strip()))
+        self.local = [g for g in (_groups.by_name(n) for n in out.strip().split(":")) if g is not None]
+        self.known_supported = set()
+
+    def can_share(self, group):
+        return group in self.local
+
+    def key_algorithm(self, pem):
+        rc, out, dummy = self.module.run_command([self.binary, "x509", "-noout", "-text"], data=pem)
+        match = re.search(r"Public Key Algorithm: (\S+)", out) if rc == 0 else None
+        return match.group(1) if match else None
+
+    def _decoy(self, groups):
+        """A group this client has and the server is not known to support, to carry the one key share."""
+        for group in self.local:
+            if group not in groups and group.codepoint not in self.known_supported:
+                return group
+        return None
+
+    def run(self, groups, key_shares):
+        spec = ":".join(("*" if g in key_shares else "") + g.openssl_name for g in groups)
+        args = [self.binary, "s_client", "-connect", "%s:%d" % (self.host, self.port), "-msg", "-groups", spec]
+        if self.server_name and not _tls._is_ip_address(self.server_name):
+            args += ["-servername", self.server_name]
+        if self.sigalgs:
+            args += ["-sigalgs", ":".join(self.sigalgs)]
+        started = time.monotonic()
+        rc, out, err = self.module.run_command(args, data="")
+        seconds = time.monotonic() - started
+        text = out + err
+        if "Connection refused" in text or "connect:errno" in text:
+            raise _tls.ProbeError("connection to %s port %s was refused: nothing listens there" % (self.host, self.port))
+        return text, seconds
+
+    def offer(self, groups, key_shares):
+        unusable = [g.name for g in groups if g not in self.local]
+        if unusable:
+            raise _tls.ProbeError("the local OpenSSL (%s) cannot offer %s" % (self.binary, ", ".join(unusable)))
+        shares = [g for g in key_shares]
+        offered = list(groups)
+        decoy = None
+        if not shares:
+            decoy = self._decoy(groups)
+            if decoy is None:
+                raise _tls.ProbeError("no group is left to carry a key share the server does not support")
+            offered = [decoy] + offered
+            shares = [decoy]
+        text, seconds = self.run(offered, shares)
+        result = parse_s_client(text)
+        result["handshake_ms"] = round(seconds * 1000.0, 3)
+        pem = result.pop("certificate_pem", None)
+        if pem:
+            result["certificate_key_algorithm"] = self.key_algorithm(pem)
+        if decoy is not None and result["negotiated_group"] == decoy:
+            # The server supports the decoy: remember it, and ask again with another one.
+            self.known_supported.add(decoy.codepoint)
+            return self.offer(groups, key_shares)
+        return result
+
+
+def parse_s_client(text):
+    """Read what openssl s_client printed about one handshake."""
+    group = None
+    match = re.search(r"^Negotiated TLS1\.3 group: (\S+)", text, re.M)
+    if match is None:
+        match = re.search(r"^Peer Temp Key: (?:ECDH, )?([^,\s]+)", text, re.M)
+    if match is not None and match.group(1) != "<NULL>":
+        group = _groups.by_name(match.group(1))
+    alert = re.search(r"alert ([a-z ]+?)(?::|$)", text, re.M)
+    protocol = re.search(r"^\s*Protocol\s*: (\S+)", text, re.M)
+    cipher = re.search(r"Cipher is (\S+)", text)
+    signature = re.search(r"^Peer signature type: (\S+)", text, re.M)
+    subject = re.search(r"^subject=(.*)$", text, re.M)
+    pem = re.search(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", text, re.S)
+    result = {
+        "negotiated_group": group,
+        "hello_retry_request": len(re.findall(r"<<< TLS 1\.3, Handshake \[length [0-9a-f]+\], ServerHello", text)) > 1,
+        "alert": alert.group(1).strip().replace(" ", "_") if alert and group is None else None,
+        "tls_version": protocol.group(1) if protocol and group is not None else None,
+        "cipher_suite": cipher.group(1) if cipher and cipher.group(1) != "(NONE)" else None,
+    }
+    if group is not None:
+        result["peer_signature_algorithm"] = signature.group(1) if signature else None
+        result["certificate_subject"] = subject.group(1).strip() if subject else None
+        result["certificate_pem"] = pem.group(0) if pem else None
+    return result
+
+
+def probe_offer(engine, groups, key_shares):
+    result = engine.offer(groups, key_shares)
+    group = result.pop("negotiated_group")
+    result.update({
+        "negotiated_group": group.name if group else None,
+        "group_codepoint": "0x%04x" % group.codepoint if group else None,
+        "group_kind": group.kind if group else None,
+        "quantum_safe": bool(group) and _groups.is_quantum_safe(group.kind),
+    })
+    return result
+
+
+def supported_set(engine, candidates):
+    """The candidates the server accepts, in no meaningful order (a key share can sway each pick)."""
+    remaining = list(candidates)
+    found = []
+    while remaining:
+        picked = engine.offer(remaining, remaining[:1])["negotiated_group"]
+        if picked is None or picked not in remaining:
+            break
+        found.append(picked)
+        remaining.remove(picked)
+    return found
+
+
+def enumerate_server(engine, candidates):
+    """Every candidate the server accepts, in the order it picks them; then preference and enforcement."""
+    probes = 0
+    if engine.needs_decoy:
+        # s_client always sends a key share. Learn the supported set first, so that a group the server
+        # lacks can carry that share while the server picks freely among the others.
+        candidates = supported_set(engine, candidates)
+        engine.known_supported = set(g.codepoint for g in candidates)
+        probes += len(candidates) + 1
+    remaining = list(candidates)
+    order = []
+    while remaining:
+        picked = engine.offer(remaining, [])["negotiated_group"]
+        probes += 1
+        if picked is None or picked not in remaining:
+            break
+        order.append(picked)
+        remaining.remove(picked)
+
+    # The server's order wins when, for each neighbouring pair, it keeps its own first choice even though
+    # the client lists the other one first.
+    server_preference = None
+    if len(order) > 1:
+        server_preference = True
+        for first, second in zip(order, order[1:]):
+            probes += 1
+            if engine.offer([second, first], [])["negotiated_group"] != first:
+                server_preference = False
+                break
+
+    pq_enforced = None
+    safe = [g for g in order if _groups.is_quantum_safe(g.kind)]
+    classical = [g for g in order if not _groups.is_quantum_safe(g.kind) and engine.can_share(g)]
+    if safe and classical:
+        probes += 1
+        picked = engine.offer(safe + [classical[0]], [classical[0]])["negotiated_group"]
+        pq_enforced = picked is not None and _groups.is_quantum_safe(picked.kind)
+    return {
+        "supported_groups": [g.name for g in order],
+        "server_preference": server_preference,
+        "pq_enforced": pq_enforced,
+        "probes": probes,
+    }
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            host=dict(type="str", required=True),
+            port=dict(type="int", default=443),
+            server_name=dict(type="str"),
+            groups=dict(type="list", elements="str",
+                        default=["X25519MLKEM768", "SecP256r1MLKEM768", "X25519", "secp256r1", "secp384r1"]),
+            key_shares=dict(type="list", elements="str", no_log=False),
+            signature_algorithms=dict(type="list", elements="str"),
+            enumerate=dict(type="bool", default=False),
+            engine=dict(type="str", default="python", choices=["python", "openssl"]),
+            openssl_path=dict(type="path"),
+            timeout=dict(type="float", default=5.0),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    if not 0 < p["port"] < 65536:
+        module.fail_json(msg="port=%d is not a TCP port (1-65535)" % p["port"])
+    if not p["groups"]:
+        module.fail_json(msg="groups is empty: offer at least one key-exchange group")
+    try:
+        groups = _groups.resolve(p["groups"])
+        key_shares = _groups.resolve(p["key_shares"]) if p["key_shares"] is not None else groups[:1]
+    except _groups.UnknownGroupError as exc:
+        module.fail_json(msg=str(exc))
+    strays = [g.name for g in key_shares if g not in groups]
+    if strays:
+        module.fail_json(msg="key_shares must be among groups; not offered: %s" % ", ".join(strays))
+
+    engine = PythonEngine(module) if p["engine"] == "python" else OpenSSLEngine(module)
+    unshareable = [g.name for g in key_shares if not engine.can_share(g)]
+    if unshareable:
+        module.fail_json(msg="the %s engine cannot make a key share for %s" % (engine.name, ", ".join(unshareable)))
+
+    try:
+        result = probe_offer(engine, groups, key_shares)
+        if p["enumerate"]:
+            candidates = list(_groups.GROUPS)
+            if engine.name == "openssl":
+                candidates = [g for g in candidates if g in engine.local]
+            result.update(enumerate_server(engine, candidates))
+    except _tls.ProbeError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=False, engine=engine.name, **result)
+
+
+if __name__ == "__main__":
+    main()
