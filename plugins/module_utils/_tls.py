@@ -73,6 +73,13 @@ _P384_G = bytes.fromhex(
 )
 
 
+_P521_G = bytes.fromhex(
+    "0400c6858e06b70404e9cd9e3ecb662395b4429c648139053fb521f828af606b4d3dbaa14b5e77efe75928fe1dc127a2ffa8de"
+    "3348b3c1856a429bf97e7e31c2e5bd66011839296a789a3bc0045c8a5fb42c7d1bd998f54449579b446817afbd17273e662c97ee"
+    "72995ef42640c550b9013fad0761353c7086a272c24088be94769fd16650"
+)
+
+
 class ProbeError(Exception):
     """The server could not be asked: refused, timed out, or it does not speak TLS."""
 
@@ -99,6 +106,13 @@ _KEY_SHARES = {
     0x001E: lambda: os.urandom(56),
     0x0017: lambda: _P256_G,
     0x0018: lambda: _P384_G,
+    0x0019: lambda: _P521_G,
+    # RFC 7919: g = 2 generates the prime-order subgroup, so 2 itself is a valid public value.
+    0x0100: lambda: (2).to_bytes(256, "big"),
+    0x0101: lambda: (2).to_bytes(384, "big"),
+    0x0102: lambda: (2).to_bytes(512, "big"),
+    0x0103: lambda: (2).to_bytes(768, "big"),
+    0x0104: lambda: (2).to_bytes(1024, "big"),
     0x0200: lambda: _mlkem_encapsulation_key(2),
     0x0201: lambda: _mlkem_encapsulation_key(3),
     0x0202: lambda: _mlkem_encapsulation_key(4),

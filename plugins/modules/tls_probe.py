@@ -45,8 +45,8 @@ options:
     description:
       - Groups among O(groups) for which the client sends a key share up front. The default is the first of
         O(groups). A server that picks another group answers with a HelloRetryRequest.
-      - The python engine can make key shares for x25519, x448, secp256r1, secp384r1, the ML-KEM groups and the
-        three standard hybrids.
+      - The python engine can make key shares for x25519, x448, the NIST curves, the RFC 7919 groups, the ML-KEM
+        groups and the three standard hybrids.
     type: list
     elements: str
   signature_algorithms:
@@ -311,8 +311,11 @@ def parse_s_client(text):
     group = None
     match = re.search(r"^Negotiated TLS1\.3 group: (\S+)", text, re.M)
     if match is None:
-        match = re.search(r"^Peer Temp Key: (?:ECDH, )?([^,\s]+)", text, re.M)
-    if match is not None and match.group(1) != "<NULL>":
+        # "X25519, 253 bits", "ECDH, prime256v1, 256 bits" or, for RFC 7919 groups, "DH, 2048 bits".
+        match = re.search(r"^Peer Temp Key: (?:ECDH, )?([^,\s]+)(?:, (\d+) bits)?", text, re.M)
+    if match is not None and match.group(1) == "DH" and match.lastindex == 2:
+        group = _groups.by_name("ffdhe" + match.group(2))
+    elif match is not None and match.group(1) != "<NULL>":
         group = _groups.by_name(match.group(1))
     alert = re.search(r"alert ([a-z ]+?)(?::|$)", text, re.M)
     protocol = re.search(r"^\s*Protocol\s*: (\S+)", text, re.M)

@@ -1,0 +1,154 @@
+"""pqc.edge.tls_probe against real `openssl s_server` processes (OpenSSL 3.5, Debian 13 container).
+
+The python engine probes from this machine through ports published on 127.0.0.1 (this machine's own
+OpenSSL needs no post-quantum support); the openssl engine runs inside the container, where
+OpenSSL 3.5 is, through an ad-hoc `ansible` call with the docker connection.
+"""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+IMAGE = os.environ.get("PQC_EDGE_IMAGE", "pqc-edge/debian:13")
+
+# name: (s_server -groups value, server preference?, expected supported order, server_preference, pq_enforced)
+SERVERS = {
+    "enforce-serverpref": ("X25519MLKEM768:SecP256r1MLKEM768/X25519:secp256r1", True,
+                           ["X25519MLKEM768", "SecP256r1MLKEM768", "x25519", "secp256r1"], True, True),
+    "enforce-clientpref": ("SecP256r1MLKEM768:X25519MLKEM768/secp256r1:X25519", False,
+                           ["X25519MLKEM768", "SecP256r1MLKEM768", "x25519", "secp256r1"], False, True),
+    "flat-serverpref": ("secp384r1:X25519MLKEM768:X25519", True,
+                        ["secp384r1", "X25519MLKEM768", "x25519"], True, False),
+    "mlkem-ffdhe": ("ffdhe2048:MLKEM1024:secp521r1:SecP384r1MLKEM1024", True,
+                    ["ffdhe2048", "MLKEM1024", "secp521r1", "SecP384r1MLKEM1024"], True, False),
+    "classical-only": ("X448:secp256r1", True, ["x448", "secp256r1"], True, None),
+}
+PORTS = dict((name, 9400 + i) for i, name in enumerate(SERVERS))
+
+
+def docker(*args, check=True):
+    return subprocess.run(["docker"] + list(args), capture_output=True, text=True, check=check)
+
+
+@pytest.fixture(scope="module")
+def servers():
+    name = "pqc-edge-probe-%s" % uuid.uuid4().hex[:8]
+    publish = []
+    for port in PORTS.values():
+        publish += ["-p", "127.0.0.1::%d" % port]
+    docker("run", "-d", "--name", name, *publish, IMAGE, "sleep", "infinity")
+    try:
+        docker("exec", name, "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=probe",
+               "-days", "2", "-keyout", "/root/key.pem", "-out", "/root/cert.pem")
+        for server, (groups, serverpref, _, _, _) in SERVERS.items():
+            cmd = ["openssl", "s_server", "-accept", str(PORTS[server]), "-cert", "/root/cert.pem",
+                   "-key", "/root/key.pem", "-groups", groups, "-www", "-quiet"]
+            if serverpref:
+                cmd.append("-serverpref")
+            docker("exec", "-d", name, *cmd)
+        published = {}
+        for server, port in PORTS.items():
+            host_port = docker("port", name, "%d/tcp" % port).stdout.strip().splitlines()[0].rsplit(":", 1)[1]
+            published[server] = int(host_port)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            listening = docker("exec", name, "sh", "-c", "cat /proc/net/tcp /proc/net/tcp6").stdout
+            if all(":%04X " % p in listening for p in PORTS.values()):
+                break
+            time.sleep(0.2)
+        yield {"container": name, "ports": published}
+    finally:
+        docker("rm", "-f", name, check=False)
+
+
+def probe_python(port, **args):
+    """Run the module on this machine through ansible, as a user would."""
+    return run_module("localhost", dict(args, host="127.0.0.1", port=port),
+                      ["-c", "local", "-e", "ansible_python_interpreter=" + sys.executable], "localhost,")
+
+
+def probe_openssl(container, port, **args):
+    """Run the module with engine=openssl inside the container, where OpenSSL 3.5 is."""
+    return run_module(container, dict(args, host="127.0.0.1", port=port, engine="openssl"),
+                      ["-c", "community.docker.docker"], container + ",")
+
+
+def run_module(target, args, connection, inventory):
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+               ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_PYTHON_INTERPRETER="auto_silent")
+    cmd = [str(pathlib.Path(sys.executable).parent / "ansible"), target, "-i", inventory] + connection + [
+        "-m", "pqc.edge.tls_probe", "-a", json.dumps(args)]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(ROOT), check=False)
+    try:
+        report = json.loads(out.stdout)
+    except ValueError:
+        raise AssertionError("ansible printed no JSON:\n%s\n%s" % (out.stdout, out.stderr))
+    return report["plays"][0]["tasks"][0]["hosts"][target]
+
+
+@pytest.mark.parametrize("server", list(SERVERS))
+def test_python_engine_enumerates_exactly(servers, server):
+    groups, serverpref, order, server_preference, pq_enforced = SERVERS[server]
+    result = probe_python(servers["ports"][server], enumerate=True)
+    assert not result.get("failed"), result.get("msg")
+    assert result["changed"] is False
+    if server_preference:
+        assert result["supported_groups"] == order
+    else:
+        assert sorted(result["supported_groups"]) == sorted(order)
+    assert result["server_preference"] is server_preference
+    assert result["pq_enforced"] is pq_enforced
+
+
+@pytest.mark.parametrize("server", list(SERVERS))
+def test_openssl_engine_agrees(servers, server):
+    groups, serverpref, order, server_preference, pq_enforced = SERVERS[server]
+    result = probe_openssl(servers["container"], PORTS[server], enumerate=True)
+    assert not result.get("failed"), result.get("msg")
+    if server_preference:
+        assert result["supported_groups"] == order
+    else:
+        assert sorted(result["supported_groups"]) == sorted(order)
+    assert result["server_preference"] is server_preference
+    assert result["pq_enforced"] is pq_enforced
+    if result["negotiated_group"] is not None:  # the default offer shares no group with mlkem-ffdhe
+        assert result["certificate_key_algorithm"] == "rsaEncryption"
+        assert result["certificate_subject"] == "CN=probe"
+    else:
+        assert server == "mlkem-ffdhe" and result["alert"] == "handshake_failure"
+
+
+@pytest.mark.parametrize("engine", ["python", "openssl"])
+def test_client_offer_results(servers, engine):
+    def probe(server, **args):
+        if engine == "python":
+            return probe_python(servers["ports"][server], **args)
+        return probe_openssl(servers["container"], PORTS[server], **args)
+
+    pq = probe("enforce-serverpref")
+    assert (pq["negotiated_group"], pq["group_kind"], pq["quantum_safe"]) == ("X25519MLKEM768", "hybrid", True)
+    assert pq["tls_version"] == "TLSv1.3" and pq["hello_retry_request"] is False
+
+    moved = probe("enforce-serverpref", groups=["X25519", "X25519MLKEM768"])
+    assert (moved["negotiated_group"], moved["hello_retry_request"]) == ("X25519MLKEM768", True)
+
+    kept = probe("flat-serverpref", groups=["X25519", "X25519MLKEM768"])
+    assert (kept["negotiated_group"], kept["hello_retry_request"], kept["quantum_safe"]) == ("x25519", False, False)
+
+    none = probe("classical-only", groups=["X25519MLKEM768", "X25519"])
+    assert none["negotiated_group"] is None and none["alert"] == "handshake_failure"
+    assert not none.get("failed")
+
+
+def test_failures_are_clear_sentences(servers):
+    refused = probe_python(1)
+    assert refused["failed"] and "refused" in refused["msg"]
+    unknown = probe_python(servers["ports"]["flat-serverpref"], groups=["X25519", "X25519MLKEM999"])
+    assert unknown["failed"] and "X25519MLKEM999" in unknown["msg"]
