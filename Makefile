@@ -1,6 +1,8 @@
 # pqc.edge — one entry point for people and CI.
 #   make demo   provision the local demo host pqc-edge-demo and show what clients negotiate
-#   make test   every test: lint, sanity, argument specs, unit tests, molecule
+#   make test   every test: lint, argument specs, unit, sanity, integration, molecule
+#   make demo-clean  remove the demo container
+#   make bench-probe time tls_probe enumerating the demo host
 SHELL := /bin/bash
 .ONESHELL:
 .SHELLFLAGS := -euo pipefail -c
@@ -16,7 +18,8 @@ export PQC_EDGE_IMAGE := $(IMAGE)
 STAMP := $(VENV)/.installed
 COLLECTION_LINK := .cache/collections/ansible_collections/pqc/edge
 
-.PHONY: help venv collection-link docker image demo demo-clean test lint sanity argspecs unit molecule clean build
+
+.PHONY: bench-probe help venv collection-link docker image demo demo-clean test lint sanity argspecs unit integration molecule clean build
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -55,16 +58,22 @@ argspecs: venv
 unit: venv collection-link
 	python -m pytest -q tests/unit
 
+integration: venv collection-link image
+	python -m pytest -q tests/integration
+
 sanity: venv
 	scripts/sanity.sh
 
 molecule: venv collection-link image
 	molecule test --all
 
-test: lint argspecs unit sanity molecule
+test: lint argspecs unit sanity integration molecule
 
 build: venv
 	ansible-galaxy collection build --force
+
+bench-probe: venv collection-link
+	python scripts/bench-probe.py 127.0.0.1 8443 30
 
 clean:
 	rm -rf .cache pqc-edge-*.tar.gz
