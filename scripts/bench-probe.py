@@ -29,7 +29,7 @@ def main():
     engine = tls_probe.PythonEngine(Params(host, port))
     times = []
     result = None
-    for _ in range(runs):
+    for dummy in range(runs):
         started = time.perf_counter()
         result = tls_probe.enumerate_server(engine, list(_groups.GROUPS))
         times.append((time.perf_counter() - started) * 1000.0)

@@ -77,7 +77,7 @@ attributes:
     support: none
     description: Nothing to compare.
 notes:
-  - A server that shares none of the offered groups is a result, not a failure: RV(negotiated_group) is null and
+  - A server that shares none of the offered groups is a result, not a failure; RV(negotiated_group) is null and
     RV(alert) is V(handshake_failure).
   - Enumeration sends one connection per supported group plus a few more; against a server on loopback it takes
     milliseconds.
@@ -284,7 +284,7 @@ class OpenSSLEngine(object):
         unusable = [g.name for g in groups if g not in self.local]
         if unusable:
             raise _tls.ProbeError("the local OpenSSL (%s) cannot offer %s" % (self.binary, ", ".join(unusable)))
-        shares = [g for g in key_shares]
+        shares = list(key_shares)
         offered = list(groups)
         decoy = None
         if not shares:

@@ -47,7 +47,8 @@ def servers():
     try:
         docker("exec", name, "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=probe",
                "-days", "2", "-keyout", "/root/key.pem", "-out", "/root/cert.pem")
-        for server, (groups, serverpref, _, _, _) in SERVERS.items():
+        for server, spec in SERVERS.items():
+            groups, serverpref = spec[:2]
             cmd = ["openssl", "s_server", "-accept", str(PORTS[server]), "-cert", "/root/cert.pem",
                    "-key", "/root/key.pem", "-groups", groups, "-www", "-quiet"]
             if serverpref:
