@@ -171,9 +171,17 @@ pq_enforced:
   description:
     - Whether a client that supports one of the server's quantum-safe groups but sent only a classical key share
       is moved to it (with a HelloRetryRequest) rather than left on the classical group.
+    - True only when this holds for every classical group the server supports and the probe can make a key share
+      for; RV(classical_key_shares_kept) names the exceptions.
     - Null when the server supports no quantum-safe group, or no classical group the probe can make a key share for.
   type: bool
   returned: when O(enumerate=true)
+classical_key_shares_kept:
+  description: Classical groups whose key share the server accepted although the client also offered a quantum-safe group.
+  type: list
+  elements: str
+  returned: when O(enumerate=true)
+  sample: [x25519]
 peer_signature_algorithm:
   description: Signature scheme of the server's CertificateVerify.
   type: str
@@ -392,17 +400,23 @@ def enumerate_server(engine, candidates):
                 server_preference = False
                 break
 
+    # Enforced only when no classical key share keeps a hybrid-capable client classical.
     pq_enforced = None
+    kept = []
     safe = [g for g in order if _groups.is_quantum_safe(g.kind)]
     classical = [g for g in order if not _groups.is_quantum_safe(g.kind) and engine.can_share(g)]
     if safe and classical:
-        probes += 1
-        picked = engine.offer(safe + [classical[0]], [classical[0]])["negotiated_group"]
-        pq_enforced = picked is not None and _groups.is_quantum_safe(picked.kind)
+        for group in classical:
+            probes += 1
+            picked = engine.offer(safe + [group], [group])["negotiated_group"]
+            if picked is None or not _groups.is_quantum_safe(picked.kind):
+                kept.append(group.name)
+        pq_enforced = not kept
     return {
         "supported_groups": [g.name for g in order],
         "server_preference": server_preference,
         "pq_enforced": pq_enforced,
+        "classical_key_shares_kept": kept,
         "probes": probes,
     }
 

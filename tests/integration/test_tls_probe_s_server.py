@@ -29,7 +29,10 @@ SERVERS = {
     "mlkem-ffdhe": ("ffdhe2048:MLKEM1024:secp521r1:SecP384r1MLKEM1024", True,
                     ["ffdhe2048", "MLKEM1024", "secp521r1", "SecP384r1MLKEM1024"], True, False),
     "classical-only": ("X448:secp256r1", True, ["x448", "secp256r1"], True, None),
+    # X25519 shares the first tuple with the hybrid: its key share is kept, secp256r1's is moved.
+    "x25519-in-pq-tuple": ("X25519MLKEM768:X25519/secp256r1", True, ["X25519MLKEM768", "x25519", "secp256r1"], True, False),
 }
+KEPT = {"flat-serverpref": ["secp384r1", "x25519"], "mlkem-ffdhe": ["ffdhe2048", "secp521r1"], "x25519-in-pq-tuple": ["x25519"]}
 PORTS = dict((name, 9400 + i) for i, name in enumerate(SERVERS))
 
 
@@ -94,10 +97,9 @@ def run_module(target, args, connection, inventory):
     return report["plays"][0]["tasks"][0]["hosts"][target]
 
 
-@pytest.mark.parametrize("server", list(SERVERS))
-def test_python_engine_enumerates_exactly(servers, server):
-    groups, serverpref, order, server_preference, pq_enforced = SERVERS[server]
-    result = probe_python(servers["ports"][server], enumerate=True)
+def assert_enumeration(result, server):
+    """Exactly the server's groups, in its order when it enforces one, and the right verdicts."""
+    order, server_preference, pq_enforced = SERVERS[server][2:]
     assert not result.get("failed"), result.get("msg")
     assert result["changed"] is False
     if server_preference:
@@ -106,19 +108,18 @@ def test_python_engine_enumerates_exactly(servers, server):
         assert sorted(result["supported_groups"]) == sorted(order)
     assert result["server_preference"] is server_preference
     assert result["pq_enforced"] is pq_enforced
+    assert result["classical_key_shares_kept"] == KEPT.get(server, [])
+
+
+@pytest.mark.parametrize("server", list(SERVERS))
+def test_python_engine_enumerates_exactly(servers, server):
+    assert_enumeration(probe_python(servers["ports"][server], enumerate=True), server)
 
 
 @pytest.mark.parametrize("server", list(SERVERS))
 def test_openssl_engine_agrees(servers, server):
-    groups, serverpref, order, server_preference, pq_enforced = SERVERS[server]
     result = probe_openssl(servers["container"], PORTS[server], enumerate=True)
-    assert not result.get("failed"), result.get("msg")
-    if server_preference:
-        assert result["supported_groups"] == order
-    else:
-        assert sorted(result["supported_groups"]) == sorted(order)
-    assert result["server_preference"] is server_preference
-    assert result["pq_enforced"] is pq_enforced
+    assert_enumeration(result, server)
     if result["negotiated_group"] is not None:  # the default offer shares no group with mlkem-ffdhe
         assert result["certificate_key_algorithm"] == "rsaEncryption"
         assert result["certificate_subject"] == "CN=probe"
