@@ -9,11 +9,14 @@ suite=${1:?suite, e.g. trixie}
 tag=${2:?image tag, e.g. pqc-edge/debian:13}
 method=${PQC_EDGE_IMAGE_METHOD:-debootstrap}
 here=$(cd "$(dirname "$0")" && pwd)
-# Packages the molecule tests use inside the host besides what the roles install themselves.
-packages=systemd,systemd-sysv,dbus,python3,ca-certificates,iproute2,curl,procps
+# What a typical Debian host has besides what the roles install themselves: systemd, Python (with
+# python3-apt, which Ansible's apt module needs for check mode), and the clients the tests use.
+packages=systemd,systemd-sysv,dbus,python3,python3-apt,ca-certificates,iproute2,curl,procps
+# The package list is recorded as a label, so that changing it rebuilds a cached image.
+label="pqc-edge.packages=$packages"
 
-if docker image inspect "$tag" >/dev/null 2>&1; then
-  echo "build-image: $tag exists, not rebuilding"
+if [ "$(docker image inspect -f '{{ index .Config.Labels "pqc-edge.packages" }}' "$tag" 2>/dev/null)" = "$packages" ]; then
+  echo "build-image: $tag exists with the same packages, not rebuilding"
   exit 0
 fi
 
@@ -33,10 +36,10 @@ case "$method" in
     rm -f "$root"/etc/systemd/system/getty.target.wants/* 2>/dev/null || true
     : >"$root/etc/machine-id"
     tar -C "$root" -c . | docker import \
-      -c 'CMD ["/sbin/init"]' -c 'ENV container=docker' - "$tag" >/dev/null
+      -c 'CMD ["/sbin/init"]' -c 'ENV container=docker' -c "LABEL $label" - "$tag" >/dev/null
     ;;
   dockerfile)
-    docker build --build-arg "SUITE=$suite" --build-arg "PACKAGES=${packages//,/ }" \
+    docker build --build-arg "SUITE=$suite" --build-arg "PACKAGES=${packages//,/ }" --label "$label" \
       -t "$tag" -f "$here/../molecule/resources/Dockerfile" "$here/../molecule/resources"
     ;;
   *)
