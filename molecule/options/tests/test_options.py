@@ -63,6 +63,11 @@ BAD_INPUT = [
     pytest.param({"certificates_pq_algorithm": "mldsa99"}, "mldsa99", id="unknown-cert-algorithm"),
     pytest.param({"certificates_subject_alt_names": ["DNS:bad name"]}, "DNS:bad name", id="invalid-san"),
     pytest.param({"backend_listen_address": "0.0.0.0"}, "0.0.0.0", id="backend-not-loopback"),
+    pytest.param({"pqc_edge_crypto_provider": "oqsprovider"}, "oqsprovider", id="provider-not-available"),
+    # Bring-your-own certificates whose key belongs to another certificate.
+    pytest.param({"certificates_provided": [
+        {"algorithm": "mldsa44", "certificate": "/etc/pqc-edge/tls/mldsa44.crt", "private_key": "/etc/pqc-edge/tls/ecdsa.key"},
+    ]}, "/etc/pqc-edge/tls/ecdsa.key is not the key of /etc/pqc-edge/tls/mldsa44.crt", id="byo-key-mismatch"),
 ]
 
 
@@ -77,3 +82,17 @@ def test_bad_input_fails_before_the_host_changes(host, extra_vars, named):
     assert snapshot(host) == before
     ok, out = handshake_ok(host, "-groups X25519MLKEM768")
     assert ok and "Negotiated TLS1.3 group: X25519MLKEM768" in out
+
+
+def test_bring_your_own_certificates_are_served_unchanged(host):
+    """The certificates already on the host, given as certificates_provided, converge with no change."""
+    provided = [
+        {"algorithm": algorithm, "certificate": "/etc/pqc-edge/tls/%s.crt" % algorithm,
+         "private_key": "/etc/pqc-edge/tls/%s.key" % algorithm}
+        for algorithm in ("mldsa44", "ecdsa")
+    ]
+    before = snapshot(host)
+    result = run_site({"certificates_provided": provided})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "changed=0" in result.stdout, result.stdout
+    assert snapshot(host) == before
