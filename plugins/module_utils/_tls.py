@@ -134,7 +134,7 @@ def _extension(ext_type, body):
     return struct.pack("!H", ext_type) + _vector(body, 2)
 
 
-def _is_ip_address(name):
+def is_ip_address(name):
     for family in (socket.AF_INET, socket.AF_INET6):
         try:
             socket.inet_pton(family, name)
@@ -153,7 +153,7 @@ def client_hello(groups, key_share_groups=(), server_name=None, signature_scheme
     signature_schemes = signature_schemes or [SIGNATURE_SCHEMES[n] for n in DEFAULT_SIGNATURE_SCHEMES]
     offered = ([grease] if grease is not None else []) + list(groups)
     extensions = b""
-    if server_name and not _is_ip_address(server_name):
+    if server_name and not is_ip_address(server_name):
         name = server_name.encode("idna")
         extensions += _extension(0x0000, _vector(b"\x00" + _vector(name, 2), 2))
     extensions += _extension(0x000A, _vector(b"".join(struct.pack("!H", g) for g in offered), 2))

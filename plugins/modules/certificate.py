@@ -290,7 +290,7 @@ def extension_args(params):
     return args
 
 
-def atomic_write_path(module, final_path, mode):
+def temporary_path_beside(module, final_path, mode):
     """A temporary file beside final_path, created with the final mode so no key is ever world-readable."""
     fd, tmp = tempfile.mkstemp(prefix=".pqc-edge-", dir=os.path.dirname(final_path) or ".")
     os.close(fd)
@@ -300,7 +300,7 @@ def atomic_write_path(module, final_path, mode):
 
 
 def generate_key(module, openssl, params):
-    tmp = atomic_write_path(module, params["private_key_path"], params["private_key_mode"])
+    tmp = temporary_path_beside(module, params["private_key_path"], params["private_key_mode"])
     openssl.run(["genpkey"] + genpkey_args(params) + ["-out", tmp])
     os.chmod(tmp, int(params["private_key_mode"], 8))
     # os.replace keeps the temporary file's mode; AnsibleModule.atomic_move would widen a new file to 0644.
@@ -308,11 +308,11 @@ def generate_key(module, openssl, params):
 
 
 def issue_certificate(module, openssl, params):
-    tmp = atomic_write_path(module, params["certificate_path"], params["certificate_mode"])
+    tmp = temporary_path_beside(module, params["certificate_path"], params["certificate_mode"])
     base = ["-key", params["private_key_path"], "-subj", subject_arg(params["common_name"])] + extension_args(params)
     days = ["-days", str(params["valid_days"])]
     if params["ca_certificate_path"]:
-        csr = atomic_write_path(module, params["certificate_path"], "0600")
+        csr = temporary_path_beside(module, params["certificate_path"], "0600")
         openssl.run(["req", "-new"] + base + ["-out", csr])
         openssl.run(
             ["x509", "-req", "-in", csr, "-CA", params["ca_certificate_path"], "-CAkey", params["ca_private_key_path"],

@@ -276,7 +276,7 @@ class OpenSSLEngine(object):
     def run(self, groups, key_shares):
         spec = ":".join(("*" if g in key_shares else "") + g.openssl_name for g in groups)
         args = [self.binary, "s_client", "-connect", "%s:%d" % (self.host, self.port), "-msg", "-groups", spec]
-        if self.server_name and not _tls._is_ip_address(self.server_name):
+        if self.server_name and not _tls.is_ip_address(self.server_name):
             args += ["-servername", self.server_name]
         if self.sigalgs:
             args += ["-sigalgs", ":".join(self.sigalgs)]
