@@ -14,12 +14,14 @@ SUITE      ?= trixie
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PQC_EDGE_IMAGE := $(IMAGE)
+# Source archives for tests on machines without upstream access (make source-cache fills it).
+export PQC_EDGE_SOURCE_CACHE ?= $(HOME)/.cache/pqc-edge/sources
 
 STAMP := $(VENV)/.installed
 COLLECTION_LINK := .cache/collections/ansible_collections/pqc/edge
 
 
-.PHONY: bench-probe help venv collection-link docker image demo demo-clean test lint sanity argspecs unit integration molecule clean build
+.PHONY: bench-probe help venv collection-link docker image demo demo-clean test lint sanity argspecs unit integration molecule source-cache clean build
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -64,7 +66,10 @@ integration: venv collection-link image
 sanity: venv
 	scripts/sanity.sh
 
-molecule: venv collection-link image
+source-cache: image
+	scripts/fetch-debian-source.sh nginx nginx $(PQC_EDGE_SOURCE_CACHE)
+
+molecule: venv collection-link image source-cache
 	molecule test --all
 
 test: lint argspecs unit sanity integration molecule

@@ -15,6 +15,7 @@ HTTPS = "127.0.0.1:8443"
 POLICY = os.environ.get("PQC_EDGE_EXPECT_POLICY", "enforce")
 TLS12 = os.environ.get("PQC_EDGE_EXPECT_TLS12", "false") == "true"
 CLASSICAL = os.environ.get("PQC_EDGE_EXPECT_CLASSICAL", "rsa")
+NGINX = os.environ.get("PQC_EDGE_EXPECT_NGINX_BINARY", "/usr/sbin/nginx")
 
 
 def s_client(host, *args):
@@ -140,4 +141,4 @@ def test_backend_unit_is_hardened(host):
 
 
 def test_nginx_configuration_is_valid(host):
-    assert host.run("nginx -t").rc == 0
+    assert host.run("%s -t" % NGINX).rc == 0
