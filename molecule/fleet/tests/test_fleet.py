@@ -87,7 +87,7 @@ def test_rolling_group_change_fails_no_request():
     try:
         assert result.returncode == 0, result.stdout + result.stderr
         for h, before in zip(hosts, workers_before):
-            for _ in range(50):
+            for dummy in range(50):
                 if h.file("/root/loop.end").exists:
                     break
                 time.sleep(0.2)
