@@ -16,6 +16,8 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PQC_EDGE_IMAGE := $(IMAGE)
 # Source archives for tests on machines without upstream access (make source-cache fills it).
 export PQC_EDGE_SOURCE_CACHE ?= $(HOME)/.cache/pqc-edge/sources
+# Source builds that molecule scenarios share between their hosts; emptied before each molecule run.
+export PQC_EDGE_BUILD_CACHE ?= $(CURDIR)/.cache/builds
 
 STAMP := $(VENV)/.installed
 COLLECTION_LINK := .cache/collections/ansible_collections/pqc/edge
@@ -70,6 +72,7 @@ source-cache: image
 	scripts/fetch-debian-source.sh nginx nginx $(PQC_EDGE_SOURCE_CACHE)
 
 molecule: venv collection-link image source-cache
+	rm -rf $(PQC_EDGE_BUILD_CACHE)
 	molecule test --all
 
 test: lint argspecs unit sanity integration molecule

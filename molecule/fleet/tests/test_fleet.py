@@ -7,6 +7,7 @@ that changes the fleet puts it back with a plain converge before it ends.
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import tempfile
 import time
@@ -37,29 +38,45 @@ def converge(extra_vars=None, inventories=()):
                             extra_vars, inventories)
 
 
+CONF = "/opt/pqc-edge/nginx/conf/nginx.conf"
+
+
+def test_one_build_serves_the_fleet():
+    """The canary compiled nginx; the hosts of the later batches unpacked its build from the controller."""
+    compiled = [name for name in HOSTS
+                if fleet_host(name).file("/opt/pqc-edge/nginx/src/nginx-1.26.3/objs/nginx").exists]
+    assert compiled == ["pqc-edge-fleet-1"]
+    binaries = set(fleet_host(name).run("sha256sum /opt/pqc-edge/nginx/sbin/nginx").stdout.split()[0] for name in HOSTS)
+    assert len(binaries) == 1
+    cache = os.path.join(os.environ["PQC_EDGE_BUILD_CACHE"], "fleet")
+    assert [f for f in os.listdir(cache) if f.startswith("nginx-1.26.3-debian13-")], os.listdir(cache)
+
+
 def test_report_names_every_host_with_its_negotiated_group():
-    with tempfile.TemporaryDirectory() as out:
-        result = ansible_playbook(os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "playbooks", "report.yml"),
-                                  {"pqc_edge_report_dir": out})
-        assert result.returncode == 0, result.stdout + result.stderr
-        with open(os.path.join(out, "pqc-report.json")) as f:
-            report = json.load(f)
-        rows = dict((row["host"], row) for row in report["hosts"])
-        assert sorted(rows) == HOSTS
-        for row in rows.values():
-            assert row["verdict"] == "PQ-ready"
-            assert row["pq_offer_group"] == "X25519MLKEM768"
-            assert row["classical_offer_group"] == "x25519"
-            assert row["supported_groups"] == ["X25519MLKEM768", "SecP256r1MLKEM768", "x25519", "secp256r1"]
-            assert [c["key_algorithm"] for c in row["certificates"]] == ["ML-DSA-44", "rsaEncryption"]
-            assert all(360 <= c["days_left"] <= 365 for c in row["certificates"])
-        with open(os.path.join(out, "pqc-report.md")) as f:
-            markdown = f.read()
-        with open(os.path.join(out, "pqc-report.html")) as f:
-            html = f.read()
-        for name in HOSTS:
-            assert name in markdown and name in html
-        assert "3 of 3 hosts PQ-ready" in " ".join(markdown.split())
+    # Kept as an artifact of the run in the git-ignored reports/ folder of the checkout.
+    out = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "reports", "molecule-fleet")
+    shutil.rmtree(out, ignore_errors=True)
+    result = ansible_playbook(os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "playbooks", "report.yml"),
+                              {"pqc_edge_report_dir": out})
+    assert result.returncode == 0, result.stdout + result.stderr
+    with open(os.path.join(out, "pqc-report.json")) as f:
+        report = json.load(f)
+    rows = dict((row["host"], row) for row in report["hosts"])
+    assert sorted(rows) == HOSTS
+    for row in rows.values():
+        assert row["verdict"] == "PQ-ready"
+        assert row["pq_offer_group"] == "X25519MLKEM768"
+        assert row["classical_offer_group"] == "x25519"
+        assert row["supported_groups"] == ["X25519MLKEM768", "SecP256r1MLKEM768", "x25519", "secp256r1"]
+        assert [c["key_algorithm"] for c in row["certificates"]] == ["ML-DSA-44", "rsaEncryption"]
+        assert all(360 <= c["days_left"] <= 365 for c in row["certificates"])
+    with open(os.path.join(out, "pqc-report.md")) as f:
+        markdown = f.read()
+    with open(os.path.join(out, "pqc-report.html")) as f:
+        html = f.read()
+    for name in HOSTS:
+        assert name in markdown and name in html
+    assert "3 of 3 hosts PQ-ready" in " ".join(markdown.split())
 
 
 LOOP = (
@@ -97,7 +114,7 @@ def test_rolling_group_change_fails_no_request():
             assert len(codes) >= 100
             assert set(codes) == {"200"}, "failed requests on %s: %s" % (h.backend.host, sorted(set(codes)))
             assert h.run("pgrep -P $(cat /run/nginx.pid) | sort").stdout != before, "nginx was not reloaded"
-            assert "ssl_ecdh_curve X25519MLKEM768/X25519:secp256r1;" in h.file("/etc/nginx/nginx.conf").content_string
+            assert "ssl_ecdh_curve X25519MLKEM768/X25519:secp256r1;" in h.file(CONF).content_string
     finally:
         restored = converge()
         assert restored.returncode == 0, restored.stdout + restored.stderr
@@ -118,7 +135,7 @@ def test_failing_batch_gate_stops_the_rollout():
         assert result.returncode != 0, output
         assert "pqc-edge-fleet-2 (127.0.0.1:8443) negotiated x25519 for a post-quantum client offer" in " ".join(
             output.split())
-        confs = dict((name, fleet_host(name).file("/etc/nginx/nginx.conf").content_string) for name in HOSTS)
+        confs = dict((name, fleet_host(name).file(CONF).content_string) for name in HOSTS)
         assert "keepalive_timeout 66;" in confs["pqc-edge-fleet-1"]
         assert "keepalive_timeout 66;" in confs["pqc-edge-fleet-2"]
         assert "keepalive_timeout 65;" in confs["pqc-edge-fleet-3"], "the batch after the failing one ran"
