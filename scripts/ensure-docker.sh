@@ -14,6 +14,10 @@ if ! command -v dockerd >/dev/null 2>&1; then
   apt-get install -y -qq docker.io >/dev/null
 fi
 
+# A dockerd that was killed (as at the end of a session) leaves its pid file behind.
+if ! pgrep -x dockerd >/dev/null 2>&1; then
+  rm -f /var/run/docker.pid
+fi
 echo "ensure-docker: starting dockerd" >&2
 log=${PQC_EDGE_DOCKERD_LOG:-/var/log/pqc-edge-dockerd.log}
 nohup dockerd >"$log" 2>&1 &
