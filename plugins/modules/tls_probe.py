@@ -357,17 +357,23 @@ def probe_offer(engine, groups, key_shares):
     return result
 
 
-def supported_set(engine, candidates):
-    """The candidates the server accepts, in no meaningful order (a key share can sway each pick)."""
+def picks(engine, candidates, share_first=False):
+    """Offer the candidates again and again, each time without the server's last pick, until it picks none.
+
+    Returns the picks in order and the number of offers made. With share_first the first remaining candidate
+    carries a key share, which can sway a pick: the picks are then a set, not the server's order.
+    """
     remaining = list(candidates)
-    found = []
+    order = []
+    offers = 0
     while remaining:
-        picked = engine.offer(remaining, remaining[:1])["negotiated_group"]
+        picked = engine.offer(remaining, remaining[:1] if share_first else [])["negotiated_group"]
+        offers += 1
         if picked is None or picked not in remaining:
             break
-        found.append(picked)
+        order.append(picked)
         remaining.remove(picked)
-    return found
+    return order, offers
 
 
 def enumerate_server(engine, candidates):
@@ -376,18 +382,11 @@ def enumerate_server(engine, candidates):
     if engine.needs_decoy:
         # s_client always sends a key share. Learn the supported set first, so that a group the server
         # lacks can carry that share while the server picks freely among the others.
-        candidates = supported_set(engine, candidates)
+        candidates, offers = picks(engine, candidates, share_first=True)
         engine.known_supported = set(g.codepoint for g in candidates)
-        probes += len(candidates) + 1
-    remaining = list(candidates)
-    order = []
-    while remaining:
-        picked = engine.offer(remaining, [])["negotiated_group"]
-        probes += 1
-        if picked is None or picked not in remaining:
-            break
-        order.append(picked)
-        remaining.remove(picked)
+        probes += offers
+    order, offers = picks(engine, candidates)
+    probes += offers
 
     # The server's order wins when, for each neighbouring pair, it keeps its own first choice even though
     # the client lists the other one first.
