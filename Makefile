@@ -2,6 +2,7 @@
 #   make demo   provision the local demo host pqc-edge-demo and show what clients negotiate
 #   make test   every test: lint, argument specs, unit, sanity, integration, molecule
 #   make demo-clean  remove the demo container
+#   make bench  provision a fresh bench host and measure it (writes docs/performance.md and docs/handshakes.png)
 #   make bench-probe time tls_probe enumerating the demo host
 SHELL := /bin/bash
 .ONESHELL:
@@ -23,7 +24,7 @@ STAMP := $(VENV)/.installed
 COLLECTION_LINK := .cache/collections/ansible_collections/pqc/edge
 
 
-.PHONY: bench-probe help venv collection-link docker image demo demo-clean test lint sanity argspecs unit integration molecule source-cache clean build
+.PHONY: bench bench-probe help venv collection-link docker image demo demo-clean test lint sanity argspecs unit integration molecule source-cache clean build
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -85,3 +86,6 @@ bench-probe: venv collection-link
 
 clean:
 	rm -rf .cache pqc-edge-*.tar.gz
+
+bench: venv collection-link image
+	python scripts/bench.py

@@ -3,6 +3,7 @@
 import json
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -35,7 +36,8 @@ def test_ca_keys_are_root_only(host):
 
 def snapshot(host):
     """What must not change when a run fails: files, the running nginx and the backend."""
-    files = "/etc/nginx/nginx.conf /etc/pqc-edge/tls/* /etc/pqc-edge/ca/* /etc/systemd/system/pqc-edge-backend.service"
+    files = ("/etc/nginx/nginx.conf /etc/pqc-edge/tls/* /etc/pqc-edge/ca/* /etc/systemd/system/pqc-edge-backend.service"
+             " /etc/systemd/system/pqc-edge-backend.socket")
     return (
         host.run("sha256sum %s" % files).stdout,
         host.run("systemctl show -p MainPID --value nginx pqc-edge-backend").stdout,
@@ -62,7 +64,18 @@ BAD_INPUT = [
     pytest.param({"nginx_tls_protocols": ["TLSv1.4"]}, "TLSv1.4", id="tls-version-typo"),
     pytest.param({"certificates_pq_algorithm": "mldsa99"}, "mldsa99", id="unknown-cert-algorithm"),
     pytest.param({"certificates_subject_alt_names": ["DNS:bad name"]}, "DNS:bad name", id="invalid-san"),
-    pytest.param({"backend_listen_address": "0.0.0.0"}, "0.0.0.0", id="backend-not-loopback"),
+    pytest.param({"backend_socket": "backend.sock"}, "backend_socket=backend.sock", id="backend-socket-not-absolute"),
+    # systemd could not create the socket for a missing group, so the backend would not start.
+    pytest.param({"backend_socket_group": "no-such-group"}, "backend_socket_group=no-such-group",
+                 id="backend-socket-group-missing"),
+    pytest.param({"backend_workers": 0}, "backend_workers=0", id="backend-no-workers"),
+    pytest.param({"nginx_http_port": 8443}, "nginx_http_port=8443", id="http-port-same-as-https"),
+    pytest.param({"certificates_renew_days": 400}, "certificates_renew_days=400", id="renewal-after-expiry"),
+    pytest.param({"certificates_dir": "/etc/hostname/tls"}, "/etc/hostname is not a writable directory",
+                 id="file-in-the-way-of-a-directory"),
+    # /sys is mounted read-only in the container.
+    pytest.param({"certificates_dir": "/sys/pqc-edge/tls"}, "/sys is not a writable directory",
+                 id="read-only-file-system"),
     pytest.param({"pqc_edge_crypto_provider": "oqsprovider"}, "oqsprovider", id="provider-not-available"),
     # Bring-your-own certificates whose key belongs to another certificate.
     pytest.param({"certificates_provided": [
@@ -80,6 +93,28 @@ def test_bad_input_fails_before_the_host_changes(host, extra_vars, named):
     assert named in output, output
     assert "changed: " not in result.stdout, output
     assert snapshot(host) == before
+    ok, out = handshake_ok(host, "-groups X25519MLKEM768")
+    assert ok and "Negotiated TLS1.3 group: X25519MLKEM768" in out
+
+
+def test_port_held_by_another_program_fails_before_the_host_changes(host):
+    """nginx could not bind a port another program holds: caught before its configuration is written."""
+    holder = host.run("systemd-run --unit pqc-edge-test-port-holder python3 -m http.server --bind 127.0.0.1 9443")
+    assert holder.rc == 0, holder.stderr
+    try:
+        for dummy in range(50):
+            if host.socket("tcp://127.0.0.1:9443").is_listening:
+                break
+            time.sleep(0.1)
+        before = snapshot(host)
+        result = run_site({"nginx_https_port": 9443})
+        output = result.stdout + result.stderr
+        assert result.returncode != 0, output
+        assert "nginx_https_port=9443 is already in use on" in output and "python3,pid=" in output, output
+        assert "changed: " not in result.stdout, output
+        assert snapshot(host) == before
+    finally:
+        host.run("systemctl stop pqc-edge-test-port-holder")
     ok, out = handshake_ok(host, "-groups X25519MLKEM768")
     assert ok and "Negotiated TLS1.3 group: X25519MLKEM768" in out
 

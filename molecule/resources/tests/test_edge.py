@@ -127,11 +127,19 @@ def test_private_keys_are_root_only(host):
         assert (f.user, f.group, f.mode) == ("root", "root", 0o600), key
 
 
-def test_backend_listens_on_loopback_only_as_unprivileged_user(host):
-    assert host.socket("tcp://127.0.0.1:8000").is_listening
-    assert not host.socket("tcp://0.0.0.0:8000").is_listening
+def test_backend_is_reachable_only_through_nginx(host):
+    sock = host.file("/run/pqc-edge-backend.sock")
+    assert sock.is_socket
+    assert (sock.user, sock.group, sock.mode) == ("root", "www-data", 0o660)
+    # gunicorn has no network socket of its own (PrivateNetwork), only the inherited unix socket.
+    assert host.run("ss -Hltnp | grep -c gunicorn").stdout.strip() == "0"
     users = set(host.run("ps -o user= -C gunicorn").stdout.split())
     assert users == {"pqc-edge-backend"}
+    health = "curl -s -o /dev/null -w '%{http_code}' --unix-socket /run/pqc-edge-backend.sock http://x/api/health"
+    # The web server's user gets through; any other local user is refused by the socket's mode.
+    assert host.run("runuser -u www-data -- " + health).stdout == "200"
+    denied = host.run("runuser -u nobody -- " + health)
+    assert denied.stdout == "000" and denied.rc == 7, denied.stdout
 
 
 def test_backend_unit_is_hardened(host):

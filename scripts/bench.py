@@ -1,0 +1,443 @@
+"""make bench: provision a fresh Debian 13 edge with site.yml and measure it, in one run.
+
+    .venv/bin/python scripts/bench.py            (PQC_EDGE_BENCH_RUNS=5 PQC_EDGE_BENCH_SECONDS=3)
+
+What it measures, and how client and server are kept from skewing each other on a 2-core machine:
+- provisioning: cold converge of a new container, then idempotent re-runs (changed=0 required);
+- tls_probe enumeration of the host (scripts/bench-probe.py);
+- full TLS 1.3 handshakes for four key-exchange + certificate configurations, and resumed ones for the
+  hybrid: nginx's workers are pinned to CPU 0, the clients (`openssl s_time` in a second container that
+  shares the server's network namespace) to CPU 1. The server's cost is read from the workers' own CPU
+  accounting (/proc/<pid>/schedstat), so a slow client lowers the rate but not the CPU per handshake;
+- the crypto bound: `openssl speed` on CPU 0 in the same run, server side = one key encapsulation
+  (the server's share of the key exchange) + one signature;
+- bytes on the wire per full handshake, counted by a relay between client and nginx.
+Each configuration runs PQC_EDGE_BENCH_RUNS times, interleaved with the others; the tables give medians.
+Writes docs/performance.md and docs/handshakes.png; prints the tables.
+"""
+
+import base64
+import datetime
+import json
+import os
+import pathlib
+import re
+import statistics
+import subprocess
+import sys
+import time
+import zlib
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+IMAGE = os.environ.get("PQC_EDGE_IMAGE", "pqc-edge/debian:13")
+SERVER = "pqc-edge-bench"
+CLIENT = "pqc-edge-bench-client"
+PUBLISHED_PORT = 9443
+RUNS = int(os.environ.get("PQC_EDGE_BENCH_RUNS", "5"))
+SECONDS = int(os.environ.get("PQC_EDGE_BENCH_SECONDS", "3"))
+CLIENTS = 2
+SERVER_CPU, CLIENT_CPU = "0", "1"
+WORK = ROOT / ".cache" / "bench"
+DOCS = ROOT / "docs"
+
+# name, client Groups, client SignatureAlgorithms, classical certificate the host needs,
+# what s_client must report, and the `openssl speed` operations of the server's side.
+CONFIGS = [
+    ("X25519MLKEM768 + ML-DSA-44", "X25519MLKEM768", "mldsa44", "rsa",
+     ("Negotiated TLS1.3 group: X25519MLKEM768", "Peer signature type: mldsa44"),
+     [("X25519MLKEM768", "encaps"), ("ML-DSA-44", "signs")]),
+    ("X25519MLKEM768 + RSA-2048", "X25519MLKEM768", "rsa_pss_rsae_sha256", "rsa",
+     ("Negotiated TLS1.3 group: X25519MLKEM768", "Peer signature type: rsa_pss_rsae_sha256"),
+     [("X25519MLKEM768", "encaps"), ("rsa2048", "signs")]),
+    ("X25519 + RSA-2048", "X25519", "rsa_pss_rsae_sha256", "rsa",
+     ("Peer Temp Key: X25519", "Peer signature type: rsa_pss_rsae_sha256"),
+     [("X25519", "encaps"), ("rsa2048", "signs")]),
+    ("X25519 + ECDSA P-256", "X25519", "ecdsa_secp256r1_sha256", "ecdsa",
+     ("Peer Temp Key: X25519", "Peer signature type: ecdsa_secp256r1_sha256"),
+     [("X25519", "encaps"), ("256", "sign", "ecdsa")]),
+]
+RESUMED = CONFIGS[0]
+SPEED_ALGORITHMS = ["X25519MLKEM768", "X25519", "ML-DSA-44", "rsa2048", "ecdsap256"]
+
+RELAY = r'''
+import select, socket, sys
+listener = socket.socket(); listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+listener.bind(("127.0.0.1", 9555)); listener.listen(1)
+print("ready", flush=True)
+client, _ = listener.accept()
+server = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+counts = {client: 0, server: 0}
+peer = {client: server, server: client}
+open_ = {client, server}
+while open_:
+    for sock in select.select(list(open_), [], [], 10)[0]:
+        data = sock.recv(65536)
+        if not data:
+            open_.discard(sock)
+            try:
+                peer[sock].shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+            continue
+        counts[sock] += len(data)
+        peer[sock].sendall(data)
+print(counts[client], counts[server])
+'''
+
+
+def run(argv, check=True, **kwargs):
+    return subprocess.run(argv, capture_output=True, text=True, check=check, **kwargs)
+
+
+def in_container(name, script, **kwargs):
+    return run(["docker", "exec", "-i", name, "sh", "-c", script], **kwargs)
+
+
+def log(message):
+    print(message, flush=True)
+
+
+def start_server():
+    run(["docker", "rm", "-f", SERVER, CLIENT], check=False)
+    flags = ["--cap-add", "SYS_ADMIN", "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined"]
+    if os.environ.get("PQC_EDGE_PRIVILEGED", "false") == "true":
+        flags = ["--privileged"]
+    run(["docker", "run", "-d", "--name", SERVER, "--hostname", SERVER] + flags
+        + ["--cgroupns=host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--tmpfs", "/run", "--tmpfs", "/tmp",
+           "-p", "127.0.0.1:%d:8443" % PUBLISHED_PORT, IMAGE, "/sbin/init"])
+    for dummy in range(60):
+        state = in_container(SERVER, "systemctl is-system-running", check=False).stdout.strip()
+        if state in ("running", "degraded"):
+            return
+        time.sleep(1)
+    raise SystemExit("bench: %s did not boot" % SERVER)
+
+
+def start_client():
+    # Shares the server's network namespace (loopback, no docker-proxy in the path), pinned to the other CPU.
+    run(["docker", "run", "-d", "--name", CLIENT, "--network", "container:" + SERVER, "--cpuset-cpus", CLIENT_CPU,
+         "--entrypoint", "sleep", IMAGE, "infinity"])
+    in_container(CLIENT, "mkdir -p /root/bench")
+    run(["docker", "exec", "-i", CLIENT, "sh", "-c", "cat > /root/bench/relay.py"], input=RELAY)
+    for name, groups, sigalgs, _cert, _expect, _ops in CONFIGS:
+        conf = ("openssl_conf = init\n[init]\nssl_conf = ssl\n[ssl]\nsystem_default = client\n"
+                "[client]\nGroups = %s\nSignatureAlgorithms = %s\nMinProtocol = TLSv1.3\n" % (groups, sigalgs))
+        run(["docker", "exec", "-i", CLIENT, "sh", "-c", "cat > /root/bench/%s.cnf" % slug(name)], input=conf)
+
+
+def slug(name):
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def converge(extra_vars=None):
+    WORK.mkdir(parents=True, exist_ok=True)
+    inventory = WORK / "hosts.yml"
+    inventory.write_text(json.dumps({"pqc_edge": {"hosts": {SERVER: {
+        "ansible_connection": "community.docker.docker", "ansible_become": False,
+        "certificates_subject_alt_names": ["DNS:%s" % SERVER, "IP:127.0.0.1"],
+        "pqc_edge_probe_from": "controller", "pqc_edge_probe_address": "127.0.0.1",
+        "pqc_edge_probe_port": PUBLISHED_PORT}}}}))
+    argv = ["ansible-playbook", "-i", str(inventory), str(ROOT / "playbooks" / "site.yml")]
+    for key, value in (extra_vars or {}).items():
+        argv += ["-e", "%s=%s" % (key, value)]
+    started = time.monotonic()
+    result = run(argv, check=False)
+    elapsed = time.monotonic() - started
+    recap = re.search(r"%s\s*: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)" % SERVER, result.stdout)
+    if result.returncode != 0 or not recap or recap.group(3) != "0":
+        sys.stdout.write(result.stdout[-4000:] + result.stderr[-2000:])
+        raise SystemExit("bench: converge failed")
+    return elapsed, int(recap.group(1))
+
+
+def nginx_workers():
+    rows = run(["docker", "top", SERVER, "-eo", "pid,args"]).stdout.splitlines()[1:]
+    pids = [row.split()[0] for row in rows if "nginx: worker process" in row]
+    if not pids:
+        raise SystemExit("bench: no nginx worker in %s" % SERVER)
+    for pid in pids:
+        run(["taskset", "-pc", SERVER_CPU, pid])
+    return pids
+
+
+def cpu_ns(pids):
+    return sum(int(pathlib.Path("/proc/%s/schedstat" % pid).read_text().split()[0]) for pid in pids)
+
+
+def check_negotiation(config, resume=False):
+    name, _g, _s, _c, expect, _ops = config
+    conf = "/root/bench/%s.cnf" % slug(name)
+    out = in_container(CLIENT, "OPENSSL_CONF=%s openssl s_client -connect 127.0.0.1:8443 -sess_out /root/bench/sess"
+                       " </dev/null 2>&1" % conf, check=False).stdout
+    missing = [line for line in expect if line not in out]
+    if missing:
+        raise SystemExit("bench: %s: s_client did not report %s" % (name, missing))
+    if resume:
+        # s_client waits briefly for the session tickets the server sends after the handshake.
+        out = in_container(CLIENT, "(sleep 1) | OPENSSL_CONF=%s openssl s_client -connect 127.0.0.1:8443"
+                           " -sess_out /root/bench/sess 2>&1 >/dev/null; OPENSSL_CONF=%s openssl s_client"
+                           " -connect 127.0.0.1:8443 -sess_in /root/bench/sess </dev/null 2>&1" % (conf, conf),
+                           check=False).stdout
+        if "Reused, TLSv1.3" not in out:
+            raise SystemExit("bench: %s: the session was not resumed" % name)
+
+
+def reference_server(config):
+    """OpenSSL's own s_server with the same certificate on CPU 0: what the TLS stack costs without nginx."""
+    certificate = {"mldsa44": "mldsa44", "rsa_pss_rsae_sha256": "rsa", "ecdsa_secp256r1_sha256": "ecdsa"}[config[2]]
+    in_container(SERVER, "pkill -f 's_serve[r] -accept 4433'; true")
+    in_container(SERVER, "taskset -c %s openssl s_server -accept 4433 -cert /etc/pqc-edge/tls/%s.crt"
+                 " -key /etc/pqc-edge/tls/%s.key -naccept 1000000 -quiet </dev/null >/dev/null 2>&1 &"
+                 % (SERVER_CPU, certificate, certificate))
+    for dummy in range(50):
+        rows = run(["docker", "top", SERVER, "-eo", "pid,args"]).stdout.splitlines()
+        pids = [row.split()[0] for row in rows if "s_server -accept 4433" in row]
+        if pids and in_container(CLIENT, "openssl s_client -connect 127.0.0.1:4433 </dev/null >/dev/null 2>&1",
+                                 check=False).returncode == 0:
+            return pids
+        time.sleep(0.1)
+    raise SystemExit("bench: s_server did not start")
+
+
+def handshakes(config, pids, mode="-new", port=8443):
+    """One timed run of CLIENTS parallel s_time clients; returns (handshakes/s, server CPU us per handshake)."""
+    conf = "/root/bench/%s.cnf" % slug(config[0])
+    script = ("start=$(date +%%s%%N); for i in $(seq %d); do OPENSSL_CONF=%s openssl s_time -connect 127.0.0.1:%d"
+              " %s -time %d > /root/bench/out.$i 2>&1 & done; wait; end=$(date +%%s%%N); echo $((end-start));"
+              " cat /root/bench/out.*" % (CLIENTS, conf, port, mode, SECONDS))
+    before = cpu_ns(pids)
+    out = in_container(CLIENT, script).stdout
+    after = cpu_ns(pids)
+    wall = int(out.split("\n", 1)[0]) / 1e9
+    count = sum(int(n) for n in re.findall(r"^(\d+) connections in [0-9.]+s;", out, re.M))
+    if count == 0:
+        raise SystemExit("bench: %s: no handshake completed:\n%s" % (config[0], out[-2000:]))
+    if "-reuse" in mode:
+        # s_time prints "r" for each connection that resumed its session; count them, do not assume them.
+        marks = "".join(re.findall(r"^([r*0-9]+)$", out, re.M))
+        if marks.count("r") < 0.95 * count:
+            raise SystemExit("bench: only %d of %d connections resumed" % (marks.count("r"), count))
+    return count / wall, (after - before) / 1e3 / count
+
+
+def wire_bytes(config):
+    conf = "/root/bench/%s.cnf" % slug(config[0])
+    script = ("python3 /root/bench/relay.py 8443 > /root/bench/relay.out & sleep 0.5;"
+              " OPENSSL_CONF=%s openssl s_client -connect 127.0.0.1:9555 </dev/null >/dev/null 2>&1; wait;"
+              " cat /root/bench/relay.out" % conf)
+    sent, received = in_container(CLIENT, script).stdout.split()[-2:]
+    return int(sent), int(received)
+
+
+def crypto_speed():
+    """Operations per CPU-second of `openssl speed` on the server's CPU."""
+    rates = {}
+    out = in_container(SERVER, "taskset -c %s openssl speed -mr -seconds 1 %s 2>&1"
+                       % (SERVER_CPU, " ".join(SPEED_ALGORITHMS))).stdout.splitlines()
+    for line, following in zip(out, out[1:]):
+        if line.startswith("+DTP:") and following.startswith("+R"):
+            count, seconds = following.split(":")[1], following.split(":")[-1]
+            rates[tuple(line[5:].split(":")[:-1])] = int(count) / float(seconds)
+    return rates
+
+
+def bound_us(config, speed):
+    return sum(1e6 / speed[op] for op in config[5])
+
+
+def certificate_sizes():
+    """DER size of each served certificate and its zlib-compressed size (RFC 8879 algorithm 1)."""
+    sizes = {}
+    listing = in_container(SERVER, "ls /etc/pqc-edge/tls/*.crt").stdout.split()
+    for path in listing:
+        der = in_container(SERVER, "openssl x509 -in %s -outform DER | base64 -w0" % path).stdout
+        raw = base64.b64decode(der)
+        sizes[pathlib.Path(path).stem] = (len(raw), len(zlib.compress(raw, 9)))
+    return sizes
+
+
+def median_row(samples):
+    rates = [s[0] for s in samples]
+    cpus = [s[1] for s in samples]
+    return statistics.median(rates), min(rates), max(rates), statistics.median(cpus), min(cpus), max(cpus)
+
+
+def main():
+    started = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    log("bench: fresh container %s from %s" % (SERVER, IMAGE))
+    start_server()
+    cold, cold_changed = converge()
+    log("bench: cold converge %.1f s, changed=%d" % (cold, cold_changed))
+    reruns = []
+    for dummy in range(3):
+        elapsed, changed = converge()
+        if changed:
+            raise SystemExit("bench: re-run changed %d tasks" % changed)
+        reruns.append(elapsed)
+    log("bench: idempotent re-runs %s s, changed=0" % ", ".join("%.1f" % r for r in reruns))
+    probe = run([sys.executable, str(ROOT / "scripts" / "bench-probe.py"), "127.0.0.1", str(PUBLISHED_PORT), "20"]).stdout
+    probe_median = float(re.search(r"median ([0-9.]+)", probe).group(1))
+    probe_connections = int(re.search(r"connections per enumeration: (\d+)", probe).group(1))
+    log(probe.strip())
+
+    start_client()
+    versions = in_container(SERVER, "openssl version; nginx -v 2>&1").stdout.strip().splitlines()
+    cpu_model = re.search(r"model name\s*: (.*)", pathlib.Path("/proc/cpuinfo").read_text()).group(1)
+
+    results = {config[0]: [] for config in CONFIGS}
+    reference = {config[0]: [] for config in CONFIGS}
+    speeds = []
+    resumed = []
+    with_request = []
+    wire = {}
+    certs = {}
+    for certificate in ("rsa", "ecdsa"):
+        if certificate == "ecdsa":
+            elapsed, changed = converge({"certificates_classical_algorithm": "ecdsa"})
+            log("bench: re-converged with an ECDSA classical certificate in %.1f s (changed=%d)" % (elapsed, changed))
+        configs = [c for c in CONFIGS if c[3] == certificate]
+        for config in configs:
+            check_negotiation(config, resume=config is RESUMED)
+            wire[config[0]] = wire_bytes(config)
+        certs.update(certificate_sizes())
+        pids = nginx_workers()
+        for index in range(RUNS):
+            for config in configs:
+                results[config[0]].append(handshakes(config, pids))
+                log("bench: run %d %-28s %7.0f handshakes/s %7.0f us CPU each" % ((index + 1, config[0]) + results[config[0]][-1]))
+                reference[config[0]].append(handshakes(config, reference_server(config), port=4433))
+                in_container(SERVER, "pkill -f 's_serve[r] -accept 4433'; true")
+                log("bench: run %d %-28s %7.0f handshakes/s %7.0f us CPU each (s_server)" % ((index + 1, config[0]) + reference[config[0]][-1]))
+            if RESUMED in configs:
+                # s_time reads the session tickets only when it makes a request, so both of these do one.
+                with_request.append(handshakes(RESUMED, pids, "-new -www /api/health"))
+                resumed.append(handshakes(RESUMED, pids, "-reuse -www /api/health"))
+                log("bench: run %d %-28s %7.0f handshakes/s %7.0f us CPU each" % ((index + 1, "hybrid, full + GET") + with_request[-1]))
+                log("bench: run %d %-28s %7.0f handshakes/s %7.0f us CPU each" % ((index + 1, "hybrid, resumed + GET") + resumed[-1]))
+            # The crypto bound in the same conditions as this round, on the server's CPU.
+            speeds.append(crypto_speed())
+    speed = {key: statistics.median(s[key] for s in speeds if key in s) for key in speeds[0]}
+
+    rows = []
+    for config in CONFIGS:
+        rate, rate_lo, rate_hi, cpu, cpu_lo, cpu_hi = median_row(results[config[0]])
+        bound = bound_us(config, speed)
+        ratios = [bound / s[1] for s in results[config[0]]]
+        ref_cpu = statistics.median(s[1] for s in reference[config[0]])
+        rows.append({"reference_cpu": ref_cpu, "reference_rate": statistics.median(s[0] for s in reference[config[0]]),
+                     "name": config[0], "rate": rate, "rate_range": (rate_lo, rate_hi), "cpu": cpu,
+                     "cpu_range": (cpu_lo, cpu_hi), "bound": bound, "ratio": statistics.median(ratios),
+                     "ratio_range": (min(ratios), max(ratios)), "wire": wire[config[0]]})
+    resumed_row = median_row(resumed)
+    with_request_row = median_row(with_request)
+    report = {
+        "date": started.isoformat(), "cpu": cpu_model, "cores": os.cpu_count(), "versions": versions,
+        "runs": RUNS, "seconds": SECONDS, "clients": CLIENTS, "cold": cold, "cold_changed": cold_changed,
+        "reruns": reruns, "probe_ms": probe_median, "probe_connections": probe_connections,
+        "rows": rows, "resumed": resumed_row, "with_request": with_request_row, "speed": {":".join(k): v for k, v in speed.items()}, "certs": certs,
+    }
+    (WORK / "bench.json").write_text(json.dumps(report, indent=2))
+    write_markdown(report)
+    write_chart(report)
+    sys.stdout.write((DOCS / "performance.md").read_text())
+    if os.environ.get("PQC_EDGE_BENCH_KEEP") != "true":
+        run(["docker", "rm", "-f", SERVER, CLIENT], check=False)
+
+
+def write_markdown(r):
+    DOCS.mkdir(exist_ok=True)
+    out = []
+    add = out.append
+    add("# Performance of a pqc.edge host\n")
+    add("Measured by `make bench` on %s: one run on one machine (%s, %d cores), server and clients in "
+        "containers on it. Host software: %s. Regenerate with `make demo && make bench`.\n"
+        % (r["date"], r["cpu"], r["cores"], "; ".join(r["versions"])))
+    add("## Full TLS 1.3 handshakes\n")
+    add("nginx's workers run on CPU 0, %d `openssl s_time -new` clients on CPU 1 (a second container in the "
+        "server's network namespace). CPU per handshake is the workers' own CPU time (schedstat) divided by "
+        "the handshakes completed, so the clients' speed does not enter it. The bound is what `openssl speed` "
+        "says the server's crypto costs on CPU 0 in the same run: one key encapsulation (the server side of the "
+        "key exchange) plus one signature. Ratio = bound / measured CPU (1.0 would mean nginx adds nothing to "
+        "the crypto; the goal is >= 0.67). Medians of %d runs of %d s each, interleaved; ranges are min-max.\n"
+        % (r["clients"], r["runs"], r["seconds"]))
+    add("| configuration | handshakes/s | nginx CPU per handshake (us) | crypto bound (us) | ratio bound/measured "
+        "| `openssl s_server` CPU per handshake (us) |")
+    add("|---|---|---|---|---|---|")
+    for row in r["rows"]:
+        add("| %s | %.0f (%.0f-%.0f) | %.0f (%.0f-%.0f) | %.0f | %.2f (%.2f-%.2f) | %.0f |" % (
+            row["name"], row["rate"], row["rate_range"][0], row["rate_range"][1], row["cpu"], row["cpu_range"][0],
+            row["cpu_range"][1], row["bound"], row["ratio"], row["ratio_range"][0], row["ratio_range"][1],
+            row["reference_cpu"]))
+    met = [row["name"] for row in r["rows"] if row["ratio"] >= 0.67]
+    missed = [row["name"] for row in r["rows"] if row["ratio"] < 0.67]
+    add("\nGoal ratio >= 0.67: met by %s; missed by %s.\n" % (", ".join(met) or "none", ", ".join(missed) or "none"))
+    add("The last column is OpenSSL's own test server, single process, same certificate, same CPU, same clients, "
+        "measured in the same rounds: what the TLS stack costs per connection without nginx. Where nginx is "
+        "near it, the gap to the bound is OpenSSL's per-connection work (ClientHello parsing, key schedule, "
+        "transcript hashes, certificate and session-ticket messages) and the kernel's TCP set-up, not nginx.\n")
+    add("Crypto on CPU 0 (`openssl speed -seconds 1`, operations per CPU-second, median of one run per round): " + ", ".join(
+        "%s %.0f/s" % (key.replace(":", " "), value) for key, value in sorted(r["speed"].items())
+        if key.split(":")[1] in ("encaps", "signs", "sign")) + ".\n")
+    add("## Resumed handshakes\n")
+    add("X25519MLKEM768 + ML-DSA-44, each connection making one request (`GET /api/health`, proxied to the "
+        "backend), because `s_time` reads the TLS 1.3 session tickets only then. Resumed: `s_time -reuse`, every "
+        "connection counted as resumed by s_time (and `s_client -sess_in` said \"Reused, TLSv1.3\"). A resumed "
+        "handshake still runs the hybrid key exchange (psk_dhe_ke, so forward secrecy stays) but signs nothing "
+        "and sends no certificate.\n")
+    add("| handshake | handshakes/s | nginx CPU per connection (us) |")
+    add("|---|---|---|")
+    for label, key in (("full + request", "with_request"), ("resumed + request", "resumed")):
+        rate, lo, hi, cpu, cpu_lo, cpu_hi = r[key]
+        add("| %s | %.0f (%.0f-%.0f) | %.0f (%.0f-%.0f) |" % (label, rate, lo, hi, cpu, cpu_lo, cpu_hi))
+    add("")
+    add("## Bytes on the wire per full handshake\n")
+    add("Counted by a TCP relay between `openssl s_client` and nginx, for one connection from ClientHello to "
+        "close (includes the session tickets nginx sends after the handshake).\n")
+    add("| configuration | client -> server | server -> client |")
+    add("|---|---|---|")
+    for row in r["rows"]:
+        add("| %s | %d | %d |" % (row["name"], row["wire"][0], row["wire"][1]))
+    nginx = re.search(r"nginx/([0-9.]+)", " ".join(r["versions"])).group(1)
+    add("\nCertificate compression: %s. What it would save, from the served certificates (DER bytes -> zlib, "
+        "RFC 8879 algorithm 1; computed, not measured on the wire): %s.\n" % (
+            "nginx %s predates 1.29.1, which added `ssl_certificate_compression`, so the table above is "
+            "uncompressed" % nginx if tuple(int(x) for x in nginx.split(".")) < (1, 29, 1) else
+            "nginx %s has `ssl_certificate_compression`, which the nginx role does not turn on yet" % nginx,
+            ", ".join("%s %d -> %d" % (name, raw, packed) for name, (raw, packed) in sorted(r["certs"].items()))))
+    add("## Provisioning and probing\n")
+    add("- Cold converge of one fresh Debian 13 container (image already built): %.1f s, changed=%d." % (
+        r["cold"], r["cold_changed"]))
+    add("- Idempotent re-run: median %.1f s (%s), changed=0 each time (goal <= 20 s)." % (
+        statistics.median(r["reruns"]), ", ".join("%.1f" % x for x in r["reruns"])))
+    add("- `pqc.edge.tls_probe` enumeration of the host: median %.1f ms, %d connections (20 runs, "
+        "scripts/bench-probe.py).\n" % (r["probe_ms"], r["probe_connections"]))
+    add("![handshakes](handshakes.png)\n")
+    (DOCS / "performance.md").write_text("\n".join(out))
+
+
+def write_chart(r):
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    names = [row["name"].replace(" + ", "\n+ ") for row in r["rows"]]
+    figure, (left, right) = pyplot.subplots(1, 2, figsize=(11, 4.2))
+    positions = range(len(names))
+    left.bar(positions, [row["rate"] for row in r["rows"]], color="#3a6ea5")
+    left.set_title("full handshakes per second (median)")
+    right.bar([p - 0.2 for p in positions], [row["cpu"] for row in r["rows"]], width=0.4, label="nginx CPU",
+              color="#3a6ea5")
+    right.bar([p + 0.2 for p in positions], [row["bound"] for row in r["rows"]], width=0.4, label="crypto bound",
+              color="#c0504d")
+    right.set_title("server CPU per handshake, microseconds")
+    right.legend()
+    for axis in (left, right):
+        axis.set_xticks(list(positions))
+        axis.set_xticklabels(names, fontsize=8)
+    figure.suptitle("pqc.edge, %s, %d cores" % (r["date"][:10], r["cores"]))
+    figure.tight_layout()
+    figure.savefig(DOCS / "handshakes.png", dpi=100)
+
+
+if __name__ == "__main__":
+    main()
