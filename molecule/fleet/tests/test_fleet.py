@@ -79,11 +79,12 @@ def test_report_names_every_host_with_its_negotiated_group():
     assert "3 of 3 hosts PQ-ready" in " ".join(markdown.split())
 
 
+# Runs until the test stops it, bounded by a deadline (not a count) so that a slow machine cannot end it mid-rollout.
 LOOP = (
-    "date +%s > /root/loop.start; i=0; : > /root/loop.codes; "
-    "while [ ! -f /root/loop.stop ] && [ $i -lt 3000 ]; do "
+    "date +%s > /root/loop.start; deadline=$(( $(date +%s) + 1200 )); : > /root/loop.codes; "
+    "while [ ! -f /root/loop.stop ] && [ $(date +%s) -lt $deadline ]; do "
     "curl -sk -o /dev/null -w '%{http_code}\\n' --max-time 3 https://127.0.0.1:8443/api/health >> /root/loop.codes; "
-    "i=$((i+1)); sleep 0.02; done; date +%s > /root/loop.end"
+    "sleep 0.02; done; date +%s > /root/loop.end"
 )
 
 

@@ -76,7 +76,9 @@ BAD_INPUT = [
     # /sys is mounted read-only in the container.
     pytest.param({"certificates_dir": "/sys/pqc-edge/tls"}, "/sys is not a writable directory",
                  id="read-only-file-system"),
-    pytest.param({"pqc_edge_crypto_provider": "oqsprovider"}, "oqsprovider", id="provider-not-available"),
+    # oqs-provider has no published digest to pin by default, so choosing it needs one.
+    pytest.param({"pqc_edge_crypto_provider": "oqsprovider"}, "oqs_provider_source_sha256=''",
+                 id="provider-without-pinned-source"),
     # Bring-your-own certificates whose key belongs to another certificate.
     pytest.param({"certificates_provided": [
         {"algorithm": "mldsa44", "certificate": "/etc/pqc-edge/tls/mldsa44.crt", "private_key": "/etc/pqc-edge/tls/ecdsa.key"},
