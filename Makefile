@@ -25,7 +25,7 @@ STAMP := $(VENV)/.installed
 COLLECTION_LINK := .cache/collections/ansible_collections/pqc/edge
 
 
-.PHONY: bench bench-probe help venv collection-link docker image demo demo-clean test lint sanity argspecs unit integration molecule test-oqs source-cache clean build
+.PHONY: bench bench-probe help venv collection-link docker image image-bookworm demo demo-clean test lint sanity argspecs unit integration molecule test-oqs source-cache clean build
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -72,15 +72,20 @@ sanity: venv
 
 source-cache: image
 	scripts/fetch-debian-source.sh nginx nginx $(PQC_EDGE_SOURCE_CACHE)
+	scripts/fetch-debian-source.sh openssl openssl $(PQC_EDGE_SOURCE_CACHE) 3.5.7
 
-molecule: venv collection-link image source-cache
+# Debian 12 (OpenSSL 3.0), for the scenarios that bring post-quantum TLS to an older OpenSSL.
+image-bookworm: docker
+	scripts/build-image.sh bookworm pqc-edge/debian:12
+
+molecule: venv collection-link image image-bookworm source-cache
 	rm -rf $(PQC_EDGE_BUILD_CACHE)
-	for scenario in default options source fleet; do molecule test -s $$scenario; done
+	for scenario in default options source static-openssl fleet; do molecule test -s $$scenario; done
 
 # liboqs and oqs-provider are in no registry these machines reach: the scenario runs only with the operator's
 # archives in PQC_EDGE_SOURCE_CACHE and the oqs-provider digest in PQC_EDGE_OQS_PROVIDER_SHA256.
 OQS_ARCHIVES := $(PQC_EDGE_SOURCE_CACHE)/liboqs-0.15.0.tar.gz $(PQC_EDGE_SOURCE_CACHE)/oqs-provider-0.11.0.tar.gz
-test-oqs: venv collection-link docker
+test-oqs: venv collection-link image-bookworm
 	@missing=""
 	for f in $(OQS_ARCHIVES); do [ -f "$$f" ] || missing="$$missing $$f"; done
 	[ -n "$${PQC_EDGE_OQS_PROVIDER_SHA256:-}" ] || missing="$$missing PQC_EDGE_OQS_PROVIDER_SHA256"
@@ -88,7 +93,6 @@ test-oqs: venv collection-link docker
 	  echo "SKIPPED molecule oqs (Debian 12, liboqs + oqs-provider): missing$$missing; upstream downloads are not reachable here"
 	  exit 0
 	fi
-	scripts/build-image.sh bookworm pqc-edge/debian:12
 	molecule test -s oqs
 
 test: lint argspecs unit sanity integration molecule test-oqs

@@ -1,8 +1,5 @@
 """The non-default choices of the options scenario, and bad input against its converged host."""
 
-import json
-import os
-import subprocess
 import time
 
 import pytest
@@ -45,16 +42,6 @@ def snapshot(host):
     )
 
 
-def run_site(extra_vars):
-    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
-    cmd = [
-        "ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"],
-        os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "converge.yml"),
-        "-e", json.dumps(extra_vars),
-    ]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, check=False)
-
-
 BAD_INPUT = [
     pytest.param({"nginx_groups": ["X25519MLKEM768", "X25519MLKEM999"]}, "X25519MLKEM999", id="unknown-group"),
     # Known to the registry, but only oqs-provider offers it: the host's OpenSSL 3.5 rejects it.
@@ -87,7 +74,7 @@ BAD_INPUT = [
 
 
 @pytest.mark.parametrize("extra_vars, named", BAD_INPUT)
-def test_bad_input_fails_before_the_host_changes(host, extra_vars, named):
+def test_bad_input_fails_before_the_host_changes(host, extra_vars, named, run_site):
     before = snapshot(host)
     result = run_site(extra_vars)
     output = result.stdout + result.stderr
@@ -99,7 +86,7 @@ def test_bad_input_fails_before_the_host_changes(host, extra_vars, named):
     assert ok and "Negotiated TLS1.3 group: X25519MLKEM768" in out
 
 
-def test_port_held_by_another_program_fails_before_the_host_changes(host):
+def test_port_held_by_another_program_fails_before_the_host_changes(host, run_site):
     """nginx could not bind a port another program holds: caught before its configuration is written."""
     holder = host.run("systemd-run --unit pqc-edge-test-port-holder python3 -m http.server --bind 127.0.0.1 9443")
     assert holder.rc == 0, holder.stderr
@@ -121,7 +108,7 @@ def test_port_held_by_another_program_fails_before_the_host_changes(host):
     assert ok and "Negotiated TLS1.3 group: X25519MLKEM768" in out
 
 
-def test_bring_your_own_certificates_are_served_unchanged(host):
+def test_bring_your_own_certificates_are_served_unchanged(host, run_site):
     """The certificates already on the host, given as certificates_provided, converge with no change."""
     provided = [
         {"algorithm": algorithm, "certificate": "/etc/pqc-edge/tls/%s.crt" % algorithm,
