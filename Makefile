@@ -93,6 +93,7 @@ test-oqs: venv collection-link image-bookworm
 	  echo "SKIPPED molecule oqs (Debian 12, liboqs + oqs-provider): missing$$missing; upstream downloads are not reachable here"
 	  exit 0
 	fi
+	rm -rf $(PQC_EDGE_BUILD_CACHE)/oqs
 	molecule test -s oqs
 
 test: lint argspecs unit sanity integration molecule test-oqs

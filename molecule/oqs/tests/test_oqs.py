@@ -53,3 +53,12 @@ def test_the_classical_certificate_is_served_alone(host):
 def test_keys_are_root_only(host):
     f = host.file("/etc/pqc-edge/tls/rsa.key")
     assert (f.user, f.group, f.mode) == ("root", "root", 0o600)
+
+
+def test_one_build_serves_both_hosts(host):
+    """The first host compiles liboqs and oqs-provider; the second unpacks their builds (no compiler installed)."""
+    compiled = host.file("/opt/pqc-edge/liboqs/src/build").exists
+    assert compiled == (host.backend.get_hostname() == "pqc-edge-oqs")
+    assert host.package("cmake").is_installed == compiled
+    assert host.file("/opt/pqc-edge/liboqs/lib/liboqs.a").exists
+    assert host.file("/opt/pqc-edge/oqs-provider/.pqc-edge-build").exists

@@ -82,3 +82,12 @@ def test_openssl_from_source_needs_nginx_from_source(host, run_site):
     assert result.returncode != 0
     assert "nginx_install_method=package installs the distribution's nginx" in result.stdout + result.stderr
     assert not host.package("nginx").is_installed
+
+
+def test_one_build_serves_both_hosts(host):
+    """The first host compiles nginx with OpenSSL; the second unpacks that build, command line included."""
+    compiled = host.file("/opt/pqc-edge/nginx/src/openssl-3.5.7/Configure").exists
+    assert compiled == (host.backend.get_hostname() == "pqc-edge-static")
+    assert host.package("gcc").is_installed == compiled
+    assert host.file(OPENSSL).mode == 0o755
+    assert "ML-DSA-44" in host.run("%s list -signature-algorithms" % OPENSSL).stdout
