@@ -83,7 +83,8 @@ molecule: venv collection-link image image-bookworm source-cache
 	for scenario in default options source static-openssl fleet; do molecule test -s $$scenario; done
 
 # liboqs and oqs-provider are in no registry these machines reach: the scenario runs only with the operator's
-# archives in PQC_EDGE_SOURCE_CACHE and the oqs-provider digest in PQC_EDGE_OQS_PROVIDER_SHA256.
+# archives in PQC_EDGE_SOURCE_CACHE and the oqs-provider digest in PQC_EDGE_OQS_PROVIDER_SHA256
+# (PQC_EDGE_LIBOQS_SHA256 for a liboqs archive that is not the GitHub release tarball).
 OQS_ARCHIVES := $(PQC_EDGE_SOURCE_CACHE)/liboqs-0.15.0.tar.gz $(PQC_EDGE_SOURCE_CACHE)/oqs-provider-0.11.0.tar.gz
 test-oqs: venv collection-link image-bookworm
 	@missing=""

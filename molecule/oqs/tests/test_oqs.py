@@ -62,3 +62,22 @@ def test_one_build_serves_both_hosts(host):
     assert host.package("cmake").is_installed == compiled
     assert host.file("/opt/pqc-edge/liboqs/lib/liboqs.a").exists
     assert host.file("/opt/pqc-edge/oqs-provider/.pqc-edge-build").exists
+
+
+def test_system_wide_activation_is_opt_in_and_taken_back(host, run_site):
+    """oqs_provider_system_wide: true gives every program the provider; false restores the host's openssl.cnf."""
+    try:
+        on = run_site({"oqs_provider_system_wide": True})
+        assert on.returncode == 0, on.stdout + on.stderr
+        assert "oqsprovider" in host.run("openssl list -providers").stdout
+        # curl with no OPENSSL_CONF of its own now offers the hybrid.
+        tls = host.run("curl -sk --curves X25519MLKEM768 %s/api/tls" % HTTPS)
+        assert tls.rc == 0, tls.stderr
+        assert json.loads(tls.stdout)["group"] == "X25519MLKEM768"
+    finally:
+        off = run_site({"oqs_provider_system_wide": False})
+    assert off.returncode == 0, off.stdout + off.stderr
+    assert "oqsprovider" not in host.run("openssl list -providers").stdout
+    assert not host.file("/etc/pqc-edge/openssl-oqsprovider-system.cnf").exists
+    # dpkg --verify names every file of the package that differs from what it installed.
+    assert host.run("dpkg --verify openssl").stdout == ""
