@@ -78,9 +78,12 @@ source-cache: image
 image-bookworm: docker
 	scripts/build-image.sh bookworm pqc-edge/debian:12
 
+# Two lanes side by side, each about half of the molecule time (one compiles heavily, the other waits more on
+# Ansible); scripts/molecule-lanes.sh prints each scenario's output whole when it ends.
+MOLECULE_LANES ?= "static-openssl default options" "fleet source existing"
 molecule: venv collection-link image image-bookworm source-cache
 	rm -rf $(PQC_EDGE_BUILD_CACHE)
-	for scenario in default options source static-openssl fleet; do molecule test -s $$scenario; done
+	scripts/molecule-lanes.sh $(MOLECULE_LANES)
 
 # liboqs and oqs-provider are in no registry these machines reach: the scenario runs only with the operator's
 # archives in PQC_EDGE_SOURCE_CACHE and the oqs-provider digest in PQC_EDGE_OQS_PROVIDER_SHA256

@@ -136,7 +136,7 @@ def converge(extra_vars=None):
         "ansible_connection": "community.docker.docker", "ansible_become": False,
         "certificates_subject_alt_names": ["DNS:%s" % SERVER, "IP:127.0.0.1"],
         "pqc_edge_probe_from": "controller", "pqc_edge_probe_address": "127.0.0.1",
-        "pqc_edge_probe_port": PUBLISHED_PORT}}}}))
+        "pqc_edge_probe_ports": {"8443": PUBLISHED_PORT}}}}}))
     argv = ["ansible-playbook", "-i", str(inventory), str(ROOT / "playbooks" / "site.yml")]
     for key, value in (extra_vars or {}).items():
         argv += ["-e", "%s=%s" % (key, value)]
@@ -186,8 +186,8 @@ def reference_server(config):
     """OpenSSL's own s_server with the same certificate on CPU 0: what the TLS stack costs without nginx."""
     certificate = {"mldsa44": "mldsa44", "rsa_pss_rsae_sha256": "rsa", "ecdsa_secp256r1_sha256": "ecdsa"}[config[2]]
     in_container(SERVER, "pkill -f 's_serve[r] -accept 4433'; true")
-    in_container(SERVER, "taskset -c %s openssl s_server -accept 4433 -cert /etc/pqc-edge/tls/%s.crt"
-                 " -key /etc/pqc-edge/tls/%s.key -naccept 1000000 -quiet </dev/null >/dev/null 2>&1 &"
+    in_container(SERVER, "taskset -c %s openssl s_server -accept 4433 -cert /etc/pqc-edge/tls/default/%s.crt"
+                 " -key /etc/pqc-edge/tls/default/%s.key -naccept 1000000 -quiet </dev/null >/dev/null 2>&1 &"
                  % (SERVER_CPU, certificate, certificate))
     for dummy in range(50):
         rows = run(["docker", "top", SERVER, "-eo", "pid,args"]).stdout.splitlines()
@@ -248,7 +248,7 @@ def bound_us(config, speed):
 def certificate_sizes():
     """DER size of each served certificate and its zlib-compressed size (RFC 8879 algorithm 1)."""
     sizes = {}
-    listing = in_container(SERVER, "ls /etc/pqc-edge/tls/*.crt").stdout.split()
+    listing = in_container(SERVER, "ls /etc/pqc-edge/tls/default/*.crt").stdout.split()
     for path in listing:
         der = in_container(SERVER, "openssl x509 -in %s -outform DER | base64 -w0" % path).stdout
         raw = base64.b64decode(der)

@@ -134,8 +134,9 @@ def test_failing_batch_gate_stops_the_rollout():
     try:
         output = result.stdout + result.stderr
         assert result.returncode != 0, output
-        assert "pqc-edge-fleet-2 (127.0.0.1:8443) negotiated x25519 for a post-quantum client offer" in " ".join(
-            output.split())
+        assert ("pqc-edge-fleet-2 (127.0.0.1:8443, server name pqc-edge-fleet-2, "
+                "/opt/pqc-edge/nginx/conf/sites-enabled/pqc-edge-default.conf:") in " ".join(output.split()), output
+        assert "negotiated x25519 for a post-quantum client offer" in " ".join(output.split()), output
         confs = dict((name, fleet_host(name).file(CONF).content_string) for name in HOSTS)
         assert "keepalive_timeout 66;" in confs["pqc-edge-fleet-1"]
         assert "keepalive_timeout 66;" in confs["pqc-edge-fleet-2"]

@@ -33,13 +33,25 @@ def test_ca_keys_are_root_only(host):
 
 def snapshot(host):
     """What must not change when a run fails: files, the running nginx and the backend."""
-    files = ("/etc/nginx/nginx.conf /etc/pqc-edge/tls/* /etc/pqc-edge/ca/* /etc/systemd/system/pqc-edge-backend.service"
-             " /etc/systemd/system/pqc-edge-backend.socket")
+    files = ("/etc/nginx/nginx.conf /etc/nginx/sites-available/* /etc/pqc-edge/tls/default/* /etc/pqc-edge/ca/*"
+             " /etc/systemd/system/pqc-edge-backend.service /etc/systemd/system/pqc-edge-backend.socket")
     return (
         host.run("sha256sum %s" % files).stdout,
+        host.run("ls -l --time-style=+ /etc/nginx /etc/nginx/sites-available /etc/nginx/sites-enabled").stdout,
         host.run("systemctl show -p MainPID --value nginx pqc-edge-backend").stdout,
         host.run("pgrep -P $(cat /run/nginx.pid) | sort").stdout,
     )
+
+
+TLS = "/etc/pqc-edge/tls/default/"
+# The scenario's site as its inventory has it (the default), for variations of it.
+SITE = {"name": "default", "server_names": ["pqc-edge-options"], "default_server": True,
+        "locations": [{"path": "/", "proxy": "backend"}]}
+
+
+def sites(**changes):
+    """Extra variables with the scenario's one site changed."""
+    return {"pqc_edge_sites": [dict(SITE, **changes)]}
 
 
 BAD_INPUT = [
@@ -67,9 +79,19 @@ BAD_INPUT = [
     pytest.param({"pqc_edge_crypto_provider": "oqsprovider"}, "oqs_provider_source_sha256=''",
                  id="provider-without-pinned-source"),
     # Bring-your-own certificates whose key belongs to another certificate.
-    pytest.param({"certificates_provided": [
-        {"algorithm": "mldsa44", "certificate": "/etc/pqc-edge/tls/mldsa44.crt", "private_key": "/etc/pqc-edge/tls/ecdsa.key"},
-    ]}, "/etc/pqc-edge/tls/ecdsa.key is not the key of /etc/pqc-edge/tls/mldsa44.crt", id="byo-key-mismatch"),
+    pytest.param(sites(certificates=[
+        {"algorithm": "mldsa44", "certificate": TLS + "mldsa44.crt", "private_key": TLS + "ecdsa.key"},
+    ]), TLS + "ecdsa.key is not the key of " + TLS + "mldsa44.crt", id="byo-key-mismatch"),
+    # Sites as data: each kind of bad site or location is named before anything is written.
+    pytest.param(sites(locations=[{"path": "app/", "proxy": "backend"}]), '"path": "app/"', id="location-path-not-absolute"),
+    pytest.param(sites(locations=[{"path": "/", "proxy": "nowhere"}]), '"proxy": "nowhere"', id="proxy-to-unknown-upstream"),
+    pytest.param(sites(locations=[{"path": "/", "proxy": "backend", "root": "/srv"}]), "mutually exclusive: proxy|root|return",
+                 id="location-with-two-targets"),
+    pytest.param(sites(server_names=["bad name.example"]), "bad name.example", id="invalid-server-name"),
+    pytest.param({"pqc_edge_sites": [SITE, dict(SITE, default_server=False)]}, "site 'default' is not valid",
+                 id="two-sites-with-one-name"),
+    pytest.param({"pqc_edge_sites": [SITE, dict(SITE, name="other", default_server=False)]},
+                 "pqc-edge-options on port 8443 claimed by more than one site", id="one-name-on-two-sites"),
 ]
 
 
@@ -82,6 +104,25 @@ def test_bad_input_fails_before_the_host_changes(host, extra_vars, named, run_si
     assert named in output, output
     assert "changed: " not in result.stdout, output
     assert snapshot(host) == before
+    ok, out = handshake_ok(host, "-groups X25519MLKEM768")
+    assert ok and "Negotiated TLS1.3 group: X25519MLKEM768" in out
+
+
+def test_configuration_nginx_refuses_is_taken_back(host, run_site):
+    """Well formed for the schema, refused by nginx -t: the previous files come back and nginx is not reloaded."""
+    before = snapshot(host)
+    result = run_site({"pqc_edge_sites": [dict(SITE, extra_directives=["no_such_directive on;"]),
+                                          dict(SITE, name="second", server_names=["second.example"], default_server=False,
+                                               certificates=[{"algorithm": "ecdsa", "certificate": TLS + "ecdsa.crt",
+                                                              "private_key": TLS + "ecdsa.key"}])]})
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert 'unknown directive "no_such_directive" in /etc/nginx/sites-enabled/pqc-edge-default.conf' in output, output
+    assert "the previous files were put back, nginx was not reloaded" in output, output
+    assert "RUNNING HANDLER" not in result.stdout, output
+    assert snapshot(host) == before
+    assert not host.file("/etc/nginx/sites-available/pqc-edge-second.conf").exists
+    assert host.run("ls /etc/nginx/sites-available | grep -c '~$'").stdout.strip() == "0"
     ok, out = handshake_ok(host, "-groups X25519MLKEM768")
     assert ok and "Negotiated TLS1.3 group: X25519MLKEM768" in out
 
@@ -99,7 +140,8 @@ def test_port_held_by_another_program_fails_before_the_host_changes(host, run_si
         result = run_site({"nginx_https_port": 9443})
         output = result.stdout + result.stderr
         assert result.returncode != 0, output
-        assert "nginx_https_port=9443 is already in use on" in output and "python3,pid=" in output, output
+        assert "port 9443 of pqc_edge_sites is already in use on" in output and "python3,pid=" in output, output
+        assert "nginx_https_port=9443" in output, output
         assert "changed: " not in result.stdout, output
         assert snapshot(host) == before
     finally:
@@ -109,14 +151,31 @@ def test_port_held_by_another_program_fails_before_the_host_changes(host, run_si
 
 
 def test_bring_your_own_certificates_are_served_unchanged(host, run_site):
-    """The certificates already on the host, given as certificates_provided, converge with no change."""
+    """The certificates already on the host, given as the site's own certificates, converge with no change."""
     provided = [
-        {"algorithm": algorithm, "certificate": "/etc/pqc-edge/tls/%s.crt" % algorithm,
-         "private_key": "/etc/pqc-edge/tls/%s.key" % algorithm}
+        {"algorithm": algorithm, "certificate": TLS + "%s.crt" % algorithm, "private_key": TLS + "%s.key" % algorithm}
         for algorithm in ("mldsa44", "ecdsa")
     ]
     before = snapshot(host)
-    result = run_site({"certificates_provided": provided})
+    result = run_site(sites(certificates=provided))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "changed=0" in result.stdout, result.stdout
     assert snapshot(host) == before
+
+
+def test_stock_default_site_is_disabled_only_where_a_site_needs_port_80(host, run_site):
+    """The package's untouched default site listens on port 80: moving the sites' HTTP there disables it, saying so."""
+    assert host.file("/etc/nginx/sites-enabled/default").is_symlink
+    try:
+        result = run_site({"nginx_http_port": 80})
+        output = " ".join((result.stdout + result.stderr).split())
+        assert result.returncode == 0, output
+        assert "/etc/nginx/sites-enabled/default (the package's untouched default site, port 80) is disabled" in output
+        assert not host.file("/etc/nginx/sites-enabled/default").exists
+        assert host.file("/etc/nginx/sites-available/default").exists
+        redirect = host.run("curl -s -o /dev/null -w '%{http_code} %{redirect_url}' -H 'Host: pqc-edge-options' "
+                            "http://127.0.0.1:80/x")
+        assert redirect.stdout == "301 https://pqc-edge-options:8443/x", redirect.stdout
+    finally:
+        restored = run_site({})
+        assert restored.returncode == 0, restored.stdout + restored.stderr

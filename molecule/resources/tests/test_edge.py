@@ -120,7 +120,7 @@ def test_services_enabled_and_running(host, service):
 
 
 def test_private_keys_are_root_only(host):
-    keys = host.run("ls /etc/pqc-edge/tls/*.key").stdout.split()
+    keys = host.run("ls /etc/pqc-edge/tls/default/*.key").stdout.split()
     assert len(keys) == 2
     for key in keys:
         f = host.file(key)

@@ -56,10 +56,10 @@ def test_a_classical_client_is_still_served_with_rsa(host):
 
 
 def test_the_keys_were_made_by_the_pinned_openssl_and_are_root_only(host):
-    for key in ("/etc/pqc-edge/tls/mldsa44.key", "/etc/pqc-edge/tls/rsa.key"):
+    for key in ("/etc/pqc-edge/tls/default/mldsa44.key", "/etc/pqc-edge/tls/default/rsa.key"):
         f = host.file(key)
         assert (f.user, f.group, f.mode) == ("root", "root", 0o600)
-    out = host.run("%s x509 -in /etc/pqc-edge/tls/mldsa44.crt -noout -text" % OPENSSL).stdout
+    out = host.run("%s x509 -in /etc/pqc-edge/tls/default/mldsa44.crt -noout -text" % OPENSSL).stdout
     assert "ML-DSA-44" in out
 
 
