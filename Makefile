@@ -20,6 +20,16 @@ export PQC_EDGE_IMAGE := $(IMAGE)
 export PQC_EDGE_SOURCE_CACHE ?= $(HOME)/.cache/pqc-edge/sources
 # Source builds that molecule scenarios share between their hosts; emptied before each molecule run.
 export PQC_EDGE_BUILD_CACHE ?= $(CURDIR)/.cache/builds
+# liboqs and oqs-provider archives for the oqs scenario. Beside the checkout, ../shared/sources holds snapshots of
+# their release tags (git archive, so not GitHub's tarballs: their own digests, pinned here as an operator pins the
+# archives they verified); elsewhere the operator's archives in PQC_EDGE_SOURCE_CACHE with their digests.
+SHARED_SOURCES := $(abspath $(CURDIR)/../shared/sources)
+ifneq ($(wildcard $(SHARED_SOURCES)/liboqs-0.15.0.tar.gz),)
+export PQC_EDGE_OQS_SOURCES ?= $(SHARED_SOURCES)
+export PQC_EDGE_LIBOQS_SHA256 ?= ee4c6f25506454f0b8a8ba6d4353354ecab6eaf84842e3f0c49543a2defbd1fa
+export PQC_EDGE_OQS_PROVIDER_SHA256 ?= a73fda14937f8833d4a4bc8252e884b86f638f7f525c9d1ac52e1938198abf6f
+endif
+export PQC_EDGE_OQS_SOURCES ?= $(PQC_EDGE_SOURCE_CACHE)
 
 STAMP := $(VENV)/.installed
 COLLECTION_LINK := .cache/collections/ansible_collections/pqc/edge
@@ -85,10 +95,10 @@ molecule: venv collection-link image image-bookworm source-cache
 	rm -rf $(PQC_EDGE_BUILD_CACHE)
 	scripts/molecule-lanes.sh $(MOLECULE_LANES)
 
-# liboqs and oqs-provider are in no registry these machines reach: the scenario runs only with the operator's
-# archives in PQC_EDGE_SOURCE_CACHE and the oqs-provider digest in PQC_EDGE_OQS_PROVIDER_SHA256
-# (PQC_EDGE_LIBOQS_SHA256 for a liboqs archive that is not the GitHub release tarball).
-OQS_ARCHIVES := $(PQC_EDGE_SOURCE_CACHE)/liboqs-0.15.0.tar.gz $(PQC_EDGE_SOURCE_CACHE)/oqs-provider-0.11.0.tar.gz
+# liboqs and oqs-provider are in no registry these machines reach: the scenario runs only with their archives in
+# PQC_EDGE_OQS_SOURCES (../shared/sources, or PQC_EDGE_SOURCE_CACHE) and the oqs-provider digest in
+# PQC_EDGE_OQS_PROVIDER_SHA256 (PQC_EDGE_LIBOQS_SHA256 for a liboqs archive that is not the GitHub release tarball).
+OQS_ARCHIVES := $(PQC_EDGE_OQS_SOURCES)/liboqs-0.15.0.tar.gz $(PQC_EDGE_OQS_SOURCES)/oqs-provider-0.11.0.tar.gz
 test-oqs: venv collection-link image-bookworm
 	@missing=""
 	for f in $(OQS_ARCHIVES); do [ -f "$$f" ] || missing="$$missing $$f"; done

@@ -30,9 +30,13 @@ options:
     description:
       - OpenSSL configuration nginx needs to load its configuration (oqs-provider's groups); set as C(OPENSSL_CONF)
         for C(nginx -T).
-      - By default the C(OPENSSL_CONF) of the running nginx, if it has one, so that C(nginx -T) reads the
+      - By default the C(OPENSSL_CONF) that systemd gives O(service), if any, so that C(nginx -T) reads the
         configuration as the service does.
     type: path
+  service:
+    description: The systemd service that runs nginx, whose environment O(openssl_conf) defaults to.
+    type: str
+    default: nginx
 attributes:
   check_mode:
     support: full
@@ -137,21 +141,18 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pqc.edge.plugins.module_utils import _nginx
 
 
-def running_openssl_conf():
-    """OPENSSL_CONF in the environment of a running nginx process, or None."""
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open("/proc/%s/comm" % pid) as comm:
-                if comm.read().strip() != "nginx":
-                    continue
-            with open("/proc/%s/environ" % pid, "rb") as environ:
-                for entry in environ.read().split(b"\0"):
-                    if entry.startswith(b"OPENSSL_CONF="):
-                        return entry.split(b"=", 1)[1].decode()
-        except (OSError, UnicodeDecodeError):
-            continue
+def service_openssl_conf(module, service):
+    """OPENSSL_CONF that systemd gives the service, or None. (nginx writes its process title over its own
+    environment, so /proc/<pid>/environ of a running nginx cannot tell.)"""
+    systemctl = module.get_bin_path("systemctl")
+    if not systemctl:
+        return None
+    rc, out, dummy = module.run_command([systemctl, "show", "-p", "Environment", "--value", service])
+    if rc != 0:
+        return None
+    for assignment in out.split():
+        if assignment.startswith("OPENSSL_CONF="):
+            return assignment.split("=", 1)[1]
     return None
 
 
@@ -160,6 +161,7 @@ def main():
         argument_spec=dict(
             binary=dict(type="path", default="/usr/sbin/nginx"),
             openssl_conf=dict(type="path"),
+            service=dict(type="str", default="nginx"),
         ),
         supports_check_mode=True,
     )
@@ -167,7 +169,7 @@ def main():
     if not os.path.exists(binary):
         module.exit_json(changed=False, installed=False, servers=[], http_policy={}, classical_overrides=[],
                          tls_endpoints=[])
-    openssl_conf = module.params["openssl_conf"] or running_openssl_conf()
+    openssl_conf = module.params["openssl_conf"] or service_openssl_conf(module, module.params["service"])
     environ = {"OPENSSL_CONF": openssl_conf} if openssl_conf else None
     rc, out, err = module.run_command([binary, "-T", "-q"], environ_update=environ)
     if rc != 0:

@@ -202,6 +202,10 @@ SITES_AS_CONVERGED = [
         {"path": "/", "root": "/var/www/static"}, {"path": "/api", "proxy": "tcp://10.0.0.1"}])]},
         '"proxy": "tcp://10.0.0.1"', id="invalid-location"),
     pytest.param({"nginx_require_pq_everywhere": True}, "/etc/nginx/sites-enabled/legacy:7", id="require-pq-everywhere"),
+    # The operator's intranet server is the default server of 8444 already.
+    pytest.param({"pqc_edge_sites": [dict(SITES_AS_CONVERGED[0], https_port=8444), SITES_AS_CONVERGED[1]]},
+                 "/etc/nginx/sites-enabled/intranet:2 (server_name intranet.example.test) on port 8444 already is",
+                 id="second-default-server"),
 ])
 def test_bad_input_fails_before_anything_changes_and_every_site_is_still_served(host, run_site, extra_vars, named):
     previous = snapshot(host)

@@ -127,6 +127,33 @@ def test_configuration_nginx_refuses_is_taken_back(host, run_site):
     assert ok and "Negotiated TLS1.3 group: X25519MLKEM768" in out
 
 
+def test_reload_that_nginx_cannot_apply_is_named_and_taken_back(host, run_site):
+    """nginx -t tolerates a listener whose port is in use (it would be nginx's own); the master's reload cannot bind it.
+
+    Another program holds 127.0.0.1:9446 and a site's extra directive listens there: not a site port, so the
+    preflight lets it through, and nginx -t passes. systemd reports the reload as done; the role must see that no
+    new worker came, name nginx's [emerg] line, and put the previous files back (the running nginx never left them).
+    """
+    holder = host.run("systemd-run --unit pqc-edge-test-reload-holder python3 -m http.server --bind 127.0.0.1 9446")
+    assert holder.rc == 0, holder.stderr
+    try:
+        for dummy in range(50):
+            if host.socket("tcp://127.0.0.1:9446").is_listening:
+                break
+            time.sleep(0.1)
+        before = snapshot(host)
+        result = run_site(sites(extra_directives=["listen 127.0.0.1:9446 ssl;"]))
+        output = " ".join((result.stdout + result.stderr).split())
+        assert result.returncode != 0, output
+        assert "its reload did not take and nginx goes on with the previous one" in output, output
+        assert "bind() to 127.0.0.1:9446 failed (98: Address already in use)" in output, output
+        assert snapshot(host) == before
+    finally:
+        host.run("systemctl stop pqc-edge-test-reload-holder")
+    ok, out = handshake_ok(host, "-groups X25519MLKEM768")
+    assert ok and "Negotiated TLS1.3 group: X25519MLKEM768" in out
+
+
 def test_port_held_by_another_program_fails_before_the_host_changes(host, run_site):
     """nginx could not bind a port another program holds: caught before its configuration is written."""
     holder = host.run("systemd-run --unit pqc-edge-test-port-holder python3 -m http.server --bind 127.0.0.1 9443")
