@@ -127,9 +127,10 @@ def test_the_sites_locations_proxy_serve_files_and_redirect(host):
         "200 text/html", sha256(host, "/var/www/static/index.html"))
     status, dummy = answer(host, "https://static.example.test:8443/old/x", "static.example.test", 8443)
     assert status.startswith("301")
-    # Through the named upstream to the operator's plain site.
+    # Through the named upstream, and through a URL, to the operator's plain site.
     assert answer(host, "https://static.example.test:8443/shop-status", "static.example.test", 8443)[1] == \
         before(host, "shop-status")[1]
+    assert answer(host, "https://static.example.test:8443/shop/", "static.example.test", 8443) == before(host, "shop-index")
 
 
 def test_the_stock_default_site_stays_where_nothing_clashes(host):
