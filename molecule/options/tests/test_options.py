@@ -1,5 +1,6 @@
 """The non-default choices of the options scenario, and bad input against its converged host."""
 
+import contextlib
 import time
 
 import pytest
@@ -29,6 +30,22 @@ def test_ca_keys_are_root_only(host):
     for algorithm in ("mldsa44", "ecdsa"):
         f = host.file("/etc/pqc-edge/ca/%s-ca.key" % algorithm)
         assert (f.user, f.mode) == ("root", 0o600)
+
+
+@contextlib.contextmanager
+def port_held(host, port):
+    """Another program (a transient systemd unit) listening on 127.0.0.1:<port> for the duration."""
+    unit = "pqc-edge-test-holder-%d" % port
+    holder = host.run("systemd-run --unit %s python3 -m http.server --bind 127.0.0.1 %d" % (unit, port))
+    assert holder.rc == 0, holder.stderr
+    try:
+        for dummy in range(50):
+            if host.socket("tcp://127.0.0.1:%d" % port).is_listening:
+                break
+            time.sleep(0.1)
+        yield
+    finally:
+        host.run("systemctl stop %s" % unit)
 
 
 def snapshot(host):
@@ -134,13 +151,7 @@ def test_reload_that_nginx_cannot_apply_is_named_and_taken_back(host, run_site):
     preflight lets it through, and nginx -t passes. systemd reports the reload as done; the role must see that no
     new worker came, name nginx's [emerg] line, and put the previous files back (the running nginx never left them).
     """
-    holder = host.run("systemd-run --unit pqc-edge-test-reload-holder python3 -m http.server --bind 127.0.0.1 9446")
-    assert holder.rc == 0, holder.stderr
-    try:
-        for dummy in range(50):
-            if host.socket("tcp://127.0.0.1:9446").is_listening:
-                break
-            time.sleep(0.1)
+    with port_held(host, 9446):
         before = snapshot(host)
         result = run_site(sites(extra_directives=["listen 127.0.0.1:9446 ssl;"]))
         output = " ".join((result.stdout + result.stderr).split())
@@ -148,21 +159,13 @@ def test_reload_that_nginx_cannot_apply_is_named_and_taken_back(host, run_site):
         assert "its reload did not take and nginx goes on with the previous one" in output, output
         assert "bind() to 127.0.0.1:9446 failed (98: Address already in use)" in output, output
         assert snapshot(host) == before
-    finally:
-        host.run("systemctl stop pqc-edge-test-reload-holder")
     ok, out = handshake_ok(host, "-groups X25519MLKEM768")
     assert ok and "Negotiated TLS1.3 group: X25519MLKEM768" in out
 
 
 def test_port_held_by_another_program_fails_before_the_host_changes(host, run_site):
     """nginx could not bind a port another program holds: caught before its configuration is written."""
-    holder = host.run("systemd-run --unit pqc-edge-test-port-holder python3 -m http.server --bind 127.0.0.1 9443")
-    assert holder.rc == 0, holder.stderr
-    try:
-        for dummy in range(50):
-            if host.socket("tcp://127.0.0.1:9443").is_listening:
-                break
-            time.sleep(0.1)
+    with port_held(host, 9443):
         before = snapshot(host)
         result = run_site({"nginx_https_port": 9443})
         output = result.stdout + result.stderr
@@ -171,8 +174,6 @@ def test_port_held_by_another_program_fails_before_the_host_changes(host, run_si
         assert "nginx_https_port=9443" in output, output
         assert "changed: " not in result.stdout, output
         assert snapshot(host) == before
-    finally:
-        host.run("systemctl stop pqc-edge-test-port-holder")
     ok, out = handshake_ok(host, "-groups X25519MLKEM768")
     assert ok and "Negotiated TLS1.3 group: X25519MLKEM768" in out
 
