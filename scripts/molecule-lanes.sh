@@ -2,7 +2,9 @@
 # Run molecule scenarios in lanes side by side: the scenarios of one lane one after another, the lanes at the
 # same time. Scenarios share no port on this machine (each host is its own container; `existing` publishes SSH on
 # 127.0.0.1 only), so two lanes use the two cores where one alone waits on Ansible and docker exec.
-#   scripts/molecule-lanes.sh "default options" "source fleet"
+#   scripts/molecule-lanes.sh "default options" "plain:source fleet"
+# A scenario written plain:<name> runs without any of the variables the Makefile exports, as a user runs
+# `molecule test -s <name>` in the checkout: its molecule.yml and dependency step must find everything themselves.
 # Each scenario's output goes to $PQC_EDGE_MOLECULE_LOGS/<scenario>.log and is printed whole when it ends, with
 # its time; the exit status is non-zero when any scenario failed.
 set -uo pipefail
@@ -11,16 +13,23 @@ mkdir -p "$logs"
 rm -f "$logs"/*.log "$logs"/*.status
 
 run_lane() {
-  local scenario start rc
-  for scenario in $1; do
+  local entry scenario start rc
+  local -a plain
+  for entry in $1; do
+    scenario=${entry#plain:}
+    plain=()
+    if [ "$entry" != "$scenario" ]; then
+      plain=(env -u ANSIBLE_CONFIG -u PQC_EDGE_IMAGE -u PQC_EDGE_SOURCE_CACHE -u PQC_EDGE_BUILD_CACHE
+             -u PQC_EDGE_OQS_SOURCES -u PQC_EDGE_LIBOQS_SHA256 -u PQC_EDGE_OQS_PROVIDER_SHA256)
+    fi
     start=$(date +%s)
-    molecule test -s "$scenario" >"$logs/$scenario.log" 2>&1
+    "${plain[@]}" molecule test -s "$scenario" >"$logs/$scenario.log" 2>&1
     rc=$?
     echo "$rc $(( $(date +%s) - start ))" >"$logs/$scenario.status"
     # One scenario's output at a time, whole, so that lanes do not interleave their lines.
     (
       flock 9
-      echo "=== molecule scenario $scenario (lane: $1) ==="
+      echo "=== molecule scenario $scenario (lane: $1${plain:+; run plain, without the variables of the Makefile}) ==="
       cat "$logs/$scenario.log"
       echo "=== molecule scenario $scenario: $([ "$rc" = 0 ] && echo PASSED || echo "FAILED (exit $rc)") in $(( $(date +%s) - start )) s ==="
     ) 9>"$logs/.print.lock"
@@ -40,6 +49,7 @@ failed=0
 echo "molecule scenarios:"
 for lane in "$@"; do
   for scenario in $lane; do
+    scenario=${scenario#plain:}
     if [ -f "$logs/$scenario.status" ]; then
       read -r rc seconds <"$logs/$scenario.status"
     else

@@ -126,12 +126,12 @@ def can_share(codepoint):
     return codepoint in _KEY_SHARES
 
 
-def _vector(data, length_bytes):
+def vector(data, length_bytes):
     return len(data).to_bytes(length_bytes, "big") + data
 
 
-def _extension(ext_type, body):
-    return struct.pack("!H", ext_type) + _vector(body, 2)
+def extension(ext_type, body):
+    return struct.pack("!H", ext_type) + vector(body, 2)
 
 
 def is_ip_address(name):
@@ -144,37 +144,46 @@ def is_ip_address(name):
     return False
 
 
-def client_hello(groups, key_share_groups=(), server_name=None, signature_schemes=None, grease=None):
-    """Build a TLS 1.3 ClientHello record.
+def client_hello_message(groups, key_share_groups=(), server_name=None, signature_schemes=None, grease=None,
+                         legacy_session_id=True, cipher_suites=None, extra_extensions=b""):
+    """Build a TLS 1.3 ClientHello handshake message (no record header).
 
     groups and key_share_groups are code points; grease, when given, is a GREASE value put first in
-    supported_groups (as browsers do), which a server must ignore.
+    supported_groups (as browsers do), which a server must ignore. QUIC wants an empty legacy session id and
+    adds its own extensions (extra_extensions, already encoded).
     """
     signature_schemes = signature_schemes or [SIGNATURE_SCHEMES[n] for n in DEFAULT_SIGNATURE_SCHEMES]
     offered = ([grease] if grease is not None else []) + list(groups)
     extensions = b""
     if server_name and not is_ip_address(server_name):
         name = server_name.encode("idna")
-        extensions += _extension(0x0000, _vector(b"\x00" + _vector(name, 2), 2))
-    extensions += _extension(0x000A, _vector(b"".join(struct.pack("!H", g) for g in offered), 2))
-    extensions += _extension(0x000D, _vector(b"".join(struct.pack("!H", s) for s in signature_schemes), 2))
-    extensions += _extension(0x002B, _vector(struct.pack("!H", TLS13), 1))
-    extensions += _extension(0x002D, _vector(b"\x01", 1))  # psk_dhe_ke
-    shares = b"".join(struct.pack("!H", g) + _vector(_KEY_SHARES[g](), 2) for g in key_share_groups)
-    extensions += _extension(0x0033, _vector(shares, 2))
+        extensions += extension(0x0000, vector(b"\x00" + vector(name, 2), 2))
+    extensions += extension(0x000A, vector(b"".join(struct.pack("!H", g) for g in offered), 2))
+    extensions += extension(0x000D, vector(b"".join(struct.pack("!H", s) for s in signature_schemes), 2))
+    extensions += extension(0x002B, vector(struct.pack("!H", TLS13), 1))
+    extensions += extension(0x002D, vector(b"\x01", 1))  # psk_dhe_ke
+    shares = b"".join(struct.pack("!H", g) + vector(_KEY_SHARES[g](), 2) for g in key_share_groups)
+    extensions += extension(0x0033, vector(shares, 2))
+    extensions += extra_extensions
     body = (
         struct.pack("!H", 0x0303)
         + os.urandom(32)
-        + _vector(os.urandom(32), 1)  # legacy session id, for middlebox compatibility
-        + _vector(b"".join(struct.pack("!H", c) for c in CIPHER_SUITES), 2)
+        # A legacy session id for middlebox compatibility over TCP; none over QUIC (RFC 9001 8.4).
+        + vector(os.urandom(32) if legacy_session_id else b"", 1)
+        + vector(b"".join(struct.pack("!H", c) for c in (cipher_suites or CIPHER_SUITES)), 2)
         + b"\x01\x00"  # compression methods: null
-        + _vector(extensions, 2)
+        + vector(extensions, 2)
     )
-    handshake = b"\x01" + _vector(body, 3)
-    return b"\x16\x03\x01" + _vector(handshake, 2)
+    return b"\x01" + vector(body, 3)
 
 
-class _Reader(object):
+def client_hello(groups, key_share_groups=(), server_name=None, signature_schemes=None, grease=None):
+    """A TLS 1.3 ClientHello in a TLS record, as sent over TCP."""
+    handshake = client_hello_message(groups, key_share_groups, server_name, signature_schemes, grease)
+    return b"\x16\x03\x01" + vector(handshake, 2)
+
+
+class Reader(object):
     def __init__(self, data):
         self.data = data
         self.pos = 0
@@ -198,7 +207,7 @@ class _Reader(object):
 
 def parse_server_hello(body):
     """Parse a ServerHello handshake body into a dict; raises ValueError when malformed."""
-    r = _Reader(body)
+    r = Reader(body)
     legacy_version = r.uint(2)
     random = r.take(32)
     r.vector(1)  # session id echo
@@ -210,10 +219,10 @@ def parse_server_hello(body):
         "version_id": legacy_version,
         "group_id": None,
     }
-    extensions = _Reader(r.vector(2)) if not r.done() else _Reader(b"")
+    extensions = Reader(r.vector(2)) if not r.done() else Reader(b"")
     while not extensions.done():
         ext_type = extensions.uint(2)
-        ext = _Reader(extensions.vector(2))
+        ext = Reader(extensions.vector(2))
         if ext_type == 0x002B:
             result["version_id"] = ext.uint(2)
         elif ext_type == 0x0033:
@@ -234,7 +243,7 @@ def parse_response(data):
     if content_type not in (0x15, 0x16) or data[1] != 0x03:
         raise ValueError("not TLS")
     if content_type == 0x15:
-        record = _Reader(data[5:5 + int.from_bytes(data[3:5], "big")])
+        record = Reader(data[5:5 + int.from_bytes(data[3:5], "big")])
         level, description = record.uint(1), record.uint(1)
         return {"kind": "alert", "alert_level": level, "alert": ALERTS.get(description, "alert_%d" % description)}
     # Reassemble the first handshake message, which may span several records.
@@ -317,6 +326,11 @@ def offer(host, port, groups, key_share_groups=(), server_name=None, signature_s
         if str(exc) == "not TLS":
             raise ProbeError("%s port %s does not speak TLS (it answered %r)" % (host, port, data[:16]))
         raise ProbeError("%s port %s sent a TLS answer that cannot be read: %s" % (host, port, exc))
+    return offer_result(answer, seconds)
+
+
+def offer_result(answer, seconds):
+    """The probe's result for a parsed answer (parse_response's dict), over TCP or QUIC."""
     result = {
         "negotiated_group": None,
         "hello_retry_request": False,

@@ -28,9 +28,19 @@ options:
     type: str
     required: true
   port:
-    description: TCP port.
+    description: TCP port, or the UDP port with O(transport=quic).
     type: int
     default: 443
+  transport:
+    description:
+      - C(tcp) sends the ClientHello in a TLS record over TCP.
+      - C(quic) sends it in QUIC version 1 Initial packets over UDP, as an HTTP/3 client does (ALPN C(h3)), and reads
+        the group from the server's Initial packets (RFC 9000, RFC 9001). Needs O(engine=python) and the Python
+        C(cryptography) package, which ansible-core already requires. A server that asks for address validation
+        (Retry) is answered with its token.
+    type: str
+    choices: [tcp, quic]
+    default: tcp
   server_name:
     description: Name sent as SNI; defaults to O(host). No SNI is sent for an IP address.
     type: str
@@ -81,6 +91,9 @@ notes:
     RV(alert) is V(handshake_failure).
   - Enumeration sends one connection per supported group plus a few more; against a server on loopback it takes
     milliseconds.
+  - Over QUIC the probe closes each connection (CONNECTION_CLOSE) as soon as it has the server's first answer.
+    Where nothing answers on the UDP port, it fails after O(timeout) seconds, or at once when the host answers
+    port unreachable.
 """
 
 EXAMPLES = r"""
@@ -105,6 +118,13 @@ EXAMPLES = r"""
     port: 8443
     enumerate: true
   register: inventory
+
+- name: The same question over QUIC, as an HTTP/3 client asks it
+  pqc.edge.tls_probe:
+    host: edge1.example.org
+    port: 443
+    transport: quic
+  register: pq_quic
 
 - name: A complete handshake with openssl, with certificate details
   pqc.edge.tls_probe:
@@ -153,6 +173,11 @@ alert:
   type: str
   returned: always
   sample: handshake_failure
+transport:
+  description: C(tcp) or C(quic), as asked.
+  type: str
+  returned: always
+  sample: quic
 handshake_ms:
   description: Milliseconds from connecting to the server's answer (python) or to the end of the handshake (openssl).
   type: float
@@ -205,6 +230,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pqc.edge.plugins.module_utils import _groups
+from ansible_collections.pqc.edge.plugins.module_utils import _quic
 from ansible_collections.pqc.edge.plugins.module_utils import _tls
 
 
@@ -218,6 +244,7 @@ class PythonEngine(object):
         p = module.params
         self.host, self.port, self.timeout = p["host"], p["port"], p["timeout"]
         self.server_name = p["server_name"] or p["host"]
+        self.offer_over = _quic.offer if p["transport"] == "quic" else _tls.offer
         self.schemes = None
         if p["signature_algorithms"]:
             unknown = [s for s in p["signature_algorithms"] if s not in _tls.SIGNATURE_SCHEMES]
@@ -230,7 +257,7 @@ class PythonEngine(object):
         return _tls.can_share(group.codepoint)
 
     def offer(self, groups, key_shares):
-        result = _tls.offer(
+        result = self.offer_over(
             self.host, self.port, [g.codepoint for g in groups], [g.codepoint for g in key_shares],
             self.server_name, self.schemes, self.timeout,
         )
@@ -432,6 +459,7 @@ def main():
             signature_algorithms=dict(type="list", elements="str"),
             enumerate=dict(type="bool", default=False),
             engine=dict(type="str", default="python", choices=["python", "openssl"]),
+            transport=dict(type="str", default="tcp", choices=["tcp", "quic"]),
             openssl_path=dict(type="path"),
             timeout=dict(type="float", default=5.0),
         ),
@@ -439,7 +467,9 @@ def main():
     )
     p = module.params
     if not 0 < p["port"] < 65536:
-        module.fail_json(msg="port=%d is not a TCP port (1-65535)" % p["port"])
+        module.fail_json(msg="port=%d is not a %s port (1-65535)" % (p["port"], "UDP" if p["transport"] == "quic" else "TCP"))
+    if p["transport"] == "quic" and p["engine"] != "python":
+        module.fail_json(msg="transport=quic needs engine=python: the openssl engine runs s_client over TCP")
     if not p["groups"]:
         module.fail_json(msg="groups is empty: offer at least one key-exchange group")
     try:
@@ -465,7 +495,7 @@ def main():
             result.update(enumerate_server(engine, candidates))
     except _tls.ProbeError as exc:
         module.fail_json(msg=str(exc))
-    module.exit_json(changed=False, engine=engine.name, **result)
+    module.exit_json(changed=False, engine=engine.name, transport=p["transport"], **result)
 
 
 if __name__ == "__main__":
