@@ -319,8 +319,9 @@ def probe_name(names):
 WILDCARD_ADDRESSES = ("*", "0.0.0.0", "::")
 
 
-def tls_endpoints(found):
-    """One endpoint per TLS server and TCP port, named by the server's probe name; duplicates keep the first."""
+def tls_endpoints(found, transport="ssl"):
+    """One endpoint per TLS server and TCP port (transport "ssl") or UDP port ("quic"), named by the server's
+    probe name; duplicates keep the first."""
     endpoints = []
     seen = set()
     for server in found:
@@ -328,7 +329,7 @@ def tls_endpoints(found):
             continue
         name = probe_name(server["server_names"])
         for listen in server["listen"]:
-            if not listen["ssl"] or listen["port"] is None:
+            if not listen[transport] or listen["port"] is None:
                 continue
             key = (listen["port"], name)
             if key in seen:

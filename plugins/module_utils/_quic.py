@@ -20,17 +20,20 @@ import socket
 import struct
 import time
 
+from ansible_collections.pqc.edge.plugins.module_utils import _aes
 from ansible_collections.pqc.edge.plugins.module_utils import _tls
 
 try:
-    from cryptography.hazmat.primitives import hashes
+    from cryptography.exceptions import InvalidTag
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-    from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
-    from cryptography.exceptions import InvalidTag
     HAS_CRYPTOGRAPHY = True
-except ImportError:  # pragma: no cover - ansible-core requires cryptography on the controller
+except ImportError:
     HAS_CRYPTOGRAPHY = False
+    InvalidTag = ValueError
+
+# The cryptography package where it is installed (the controller); plain Python (_aes) on hosts without it.
+BACKEND = "cryptography" if HAS_CRYPTOGRAPHY else "python"
 
 VERSION_1 = 0x00000001
 # RFC 9001 5.2: the salt of QUIC version 1's Initial secrets.
@@ -86,9 +89,39 @@ def hkdf_extract(salt, ikm):
 
 
 def hkdf_expand_label(secret, label, length):
-    """TLS 1.3's HKDF-Expand-Label (RFC 8446 7.1) with SHA-256 and an empty context."""
+    """TLS 1.3's HKDF-Expand-Label (RFC 8446 7.1) with SHA-256 and an empty context (RFC 5869 HKDF-Expand)."""
     info = struct.pack("!H", length) + _tls.vector(b"tls13 " + label, 1) + _tls.vector(b"", 1)
-    return HKDFExpand(algorithm=hashes.SHA256(), length=length, info=info).derive(secret)
+    output = block = b""
+    counter = 1
+    while len(output) < length:
+        block = hmac.new(secret, block + info + bytes([counter]), hashlib.sha256).digest()
+        output += block
+        counter += 1
+    return output[:length]
+
+
+def aead_encrypt(key, nonce, data, aad):
+    if BACKEND == "cryptography":
+        return AESGCM(key).encrypt(nonce, data, aad)
+    return _aes.AESGCM(key).encrypt(nonce, data, aad)
+
+
+def aead_decrypt(key, nonce, data, aad):
+    """Raises PacketError when the packet was not protected with this key."""
+    try:
+        if BACKEND == "cryptography":
+            return AESGCM(key).decrypt(nonce, data, aad)
+        return _aes.AESGCM(key).decrypt(nonce, data, aad)
+    except (ValueError, InvalidTag):
+        raise PacketError("packet does not decrypt with the Initial keys")
+
+
+def aes_block(key, block):
+    """AES-128 of one block, as header protection uses it (RFC 9001 5.4.3)."""
+    if BACKEND == "cryptography":
+        encryptor = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+        return encryptor.update(block) + encryptor.finalize()
+    return _aes.AES128(key).encrypt_block(block)
 
 
 class Keys(object):
@@ -104,8 +137,7 @@ class Keys(object):
         return bytes(a ^ b for a, b in zip(self.iv, packet_number.to_bytes(12, "big")))
 
     def mask(self, sample):
-        encryptor = Cipher(algorithms.AES(self.hp), modes.ECB()).encryptor()
-        return encryptor.update(sample) + encryptor.finalize()
+        return aes_block(self.hp, sample)
 
 
 def initial_keys(destination_connection_id):
@@ -117,7 +149,7 @@ def initial_keys(destination_connection_id):
 
 def protect(keys, header, payload, packet_number, pn_length):
     """Encrypt payload and mask the header, whose last pn_length bytes are the packet number (RFC 9001 5.3, 5.4)."""
-    ciphertext = AESGCM(keys.key).encrypt(keys.nonce(packet_number), payload, header)
+    ciphertext = aead_encrypt(keys.key, keys.nonce(packet_number), payload, header)
     pn_offset = len(header) - pn_length
     # The sample starts 4 bytes after the start of the packet number, whatever its length.
     sample = (header[pn_offset:] + ciphertext)[4:20]
@@ -139,10 +171,7 @@ def unprotect(keys, packet, pn_offset, end):
     pn_bytes = bytes(b ^ m for b, m in zip(packet[pn_offset:pn_offset + pn_length], mask[1:1 + pn_length]))
     header = bytes([first]) + packet[1:pn_offset] + pn_bytes
     packet_number = int.from_bytes(pn_bytes, "big")
-    try:
-        payload = AESGCM(keys.key).decrypt(keys.nonce(packet_number), packet[pn_offset + pn_length:end], header)
-    except InvalidTag:
-        raise PacketError("packet does not decrypt with the Initial keys")
+    payload = aead_decrypt(keys.key, keys.nonce(packet_number), packet[pn_offset + pn_length:end], header)
     return packet_number, payload
 
 
@@ -240,7 +269,7 @@ def split_datagram(datagram):
 def retry_integrity_ok(datagram, packet, original_destination):
     """RFC 9001 5.8: the Retry's tag is an AEAD tag over the original DCID and the Retry packet."""
     pseudo = _tls.vector(original_destination, 1) + datagram[packet["start"]:-16]
-    tag = AESGCM(RETRY_KEY_V1).encrypt(RETRY_NONCE_V1, b"", pseudo)
+    tag = aead_encrypt(RETRY_KEY_V1, RETRY_NONCE_V1, b"", pseudo)
     return hmac.compare_digest(tag, datagram[-16:])
 
 
@@ -350,11 +379,12 @@ class Connection(object):
                 except socket.timeout:
                     raise _tls.ProbeError("no QUIC answer from %s within %s s (is HTTP/3 enabled, and UDP %s open?)"
                                           % (self.where(), self.timeout, self.port))
-                except ConnectionRefusedError:
-                    raise _tls.ProbeError("nothing listens on %s: the host answered port unreachable" % self.where())
                 answer = self.read(datagram, chunks)
                 if answer is not None:
                     return answer
+        except ConnectionRefusedError:
+            # The ICMP port unreachable of one datagram fails the next send or receive on the connected socket.
+            raise _tls.ProbeError("nothing listens on %s: the host answered port unreachable" % self.where())
         except OSError as exc:
             raise _tls.ProbeError("cannot reach %s: %s" % (self.where(), exc.strerror or exc))
         finally:
@@ -426,8 +456,6 @@ class Connection(object):
 def offer(host, port, groups, key_share_groups=(), server_name=None, signature_schemes=None, timeout=5.0,
           alpn=(b"h3",)):
     """Offer groups (code points) over QUIC and report what the server answered, as _tls.offer does over TCP."""
-    if not HAS_CRYPTOGRAPHY:
-        raise _tls.ProbeError("the QUIC transport needs the Python cryptography package on the probing machine")
     source_hint = os.urandom(8)
     extra = (
         _tls.extension(0x0010, _tls.vector(b"".join(_tls.vector(p, 1) for p in alpn), 2))

@@ -132,6 +132,12 @@ tls_endpoints:
   returned: success
   type: list
   elements: dict
+quic_endpoints:
+  description:
+    - The same for the servers with a C(quic) listener (HTTP/3), one per UDP port and server name.
+  returned: success
+  type: list
+  elements: dict
 """
 
 import os
@@ -168,7 +174,7 @@ def main():
     binary = module.params["binary"]
     if not os.path.exists(binary):
         module.exit_json(changed=False, installed=False, servers=[], http_policy={}, classical_overrides=[],
-                         tls_endpoints=[])
+                         tls_endpoints=[], quic_endpoints=[])
     openssl_conf = module.params["openssl_conf"] or service_openssl_conf(module, module.params["service"])
     environ = {"OPENSSL_CONF": openssl_conf} if openssl_conf else None
     rc, out, err = module.run_command([binary, "-T", "-q"], environ_update=environ)
@@ -185,6 +191,7 @@ def main():
         http_policy=http_policy,
         classical_overrides=_nginx.classical_overrides(servers),
         tls_endpoints=_nginx.tls_endpoints(servers),
+        quic_endpoints=_nginx.tls_endpoints(servers, "quic"),
     )
 
 

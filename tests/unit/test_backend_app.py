@@ -40,6 +40,12 @@ def test_hybrid_hex_group_is_named_and_quantum_safe():
     assert data["client_groups"][0]["grease"] is True
 
 
+def test_http_version_of_the_request_is_reported_next_to_the_group():
+    body = call("/api/tls", **proxied(X_TLS_GROUP="X25519MLKEM768", X_HTTP_VERSION="HTTP/3.0"))[2]
+    data = json.loads(body)
+    assert (data["http_version"], data["group"]) == ("HTTP/3.0", "X25519MLKEM768")
+
+
 def test_pure_mlkem_is_reported_as_post_quantum():
     body = call("/api/tls", **proxied(X_TLS_GROUP="0x0201"))[2]
     data = json.loads(body)

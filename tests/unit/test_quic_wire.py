@@ -78,6 +78,13 @@ dbcba3f6ea46c5b7684df3548e7ddeb9c3bf9c73cc3f3bded74b562bfb19fb84
 RETRY = bytes.fromhex("ff000000010008f067a5502a4262b5746f6b656e04a265ba2eff4d829058fb3f0f2496ba")
 
 
+@pytest.fixture(autouse=True, params=["cryptography", "python"])
+def backend(request, monkeypatch):
+    """Every test twice: with the cryptography package (controllers) and with plain Python AES (hosts without it)."""
+    monkeypatch.setattr(_quic, "BACKEND", request.param)
+    return request.param
+
+
 @pytest.mark.parametrize("keys, expected", [(0, CLIENT), (1, SERVER)], ids=["client", "server"])
 def test_initial_keys_match_rfc9001_a1(keys, expected):
     derived = _quic.initial_keys(DCID)[keys]
@@ -141,6 +148,26 @@ def test_our_initial_packets_fill_a_datagram_and_open_with_the_server_side_keys(
     assert packet_number == 7 and crypto == {0: b"\x01" + b"x" * 700}
 
 
+def test_plain_python_aes_matches_fips197_and_gcm_test_case_4():
+    from ansible_collections.pqc.edge.plugins.module_utils import _aes
+    # FIPS 197 Appendix C.1 (AES-128).
+    cipher = _aes.AES128(bytes(range(16)))
+    assert cipher.encrypt_block(bytes.fromhex("00112233445566778899aabbccddeeff")).hex() == "69c4e0d86a7b0430d8cdb78070b4c55a"
+    # The GCM specification's test case 4 (AES-128, 60-byte plaintext, 20 bytes of AAD).
+    key = bytes.fromhex("feffe9928665731c6d6a8f9467308308")
+    nonce = bytes.fromhex("cafebabefacedbaddecaf888")
+    plaintext = bytes.fromhex(
+        "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39")
+    aad = bytes.fromhex("feedfacedeadbeeffeedfacedeadbeefabaddad2")
+    sealed = _aes.AESGCM(key).encrypt(nonce, plaintext, aad)
+    assert sealed[-16:].hex() == "5bc94fbc3221a5db94fae95ae7121a47"
+    assert sealed[:-16].hex() == (
+        "42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e2329aca12e21d514b25466931c7d8f6a5aac84aa051ba30b396a0aac973d58e091")
+    assert _aes.AESGCM(key).decrypt(nonce, sealed, aad) == plaintext
+    with pytest.raises(ValueError):
+        _aes.AESGCM(key).decrypt(nonce, sealed[:-1] + b"\x00", aad)
+
+
 def test_crypto_stream_reassembles_out_of_order_and_overlapping_chunks():
     assert _quic.contiguous({5: b"fghij", 0: b"abcdefg", 20: b"late"}) == b"abcdefghij"
 
@@ -167,6 +194,13 @@ class FakeServer(object):
                     self.sock.sendto(answer, peer)
         except OSError:
             pass
+
+    def wait_for(self, count, timeout=2.0):
+        """The datagrams received, once there are count of them or timeout seconds have passed."""
+        deadline = time.monotonic() + timeout
+        while len(self.received) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.received
 
     def close(self):
         self.sock.close()
@@ -199,13 +233,18 @@ def test_probe_reads_a_server_hello_split_over_two_datagrams():
     server = FakeServer(respond)
     try:
         result = _quic.offer("127.0.0.1", server.port, [0x11EC, 0x001D], [0x11EC], timeout=3)
+        received = server.wait_for(3)
     finally:
         server.close()
     assert (result["negotiated_group"], result["tls_version"], result["alert"]) == (0x11EC, "TLSv1.3", None)
     # The hybrid key share makes the ClientHello longer than one datagram: it went in two, each 1200 bytes.
-    assert [len(d) for d in server.received[:2]] == [1200, 1200]
-    # Then the probe closed the connection (an Initial with CONNECTION_CLOSE), in a third datagram.
-    assert len(server.received) == 3
+    assert [len(d) for d in received] == [1200, 1200, 1200]
+    # Then the probe closed the connection: an Initial with CONNECTION_CLOSE, with the server's SCID as DCID.
+    close = _quic.split_datagram(received[2])[0]
+    assert close["destination"] == b"\x02" * 8
+    client_keys = _quic.initial_keys(_quic.split_datagram(received[0])[0]["destination"])[0]
+    dummy, payload = _quic.unprotect(client_keys, received[2], close["pn_offset"], close["end"])
+    assert payload.startswith(_quic.connection_close_frame())
 
 
 def test_probe_reports_a_tls_alert_carried_by_connection_close():

@@ -150,3 +150,61 @@ def test_backend_unit_is_hardened(host):
 
 def test_nginx_configuration_is_valid(host):
     assert host.run("%s -t" % NGINX).rc == 0
+
+
+# HTTP/3: nginx_http3 is on by default and every Debian 13 nginx here has the module (package and source build).
+def test_http3_client_gets_the_hybrid_group_over_quic(host):
+    tls = curl_json(host, "/api/tls", "--http3-only")
+    assert (tls["http_version"], tls["protocol"], tls["group"]) == ("HTTP/3.0", "TLSv1.3", "X25519MLKEM768")
+    assert tls["quantum_safe"] is True
+
+
+def test_classical_only_http3_client_gets_x25519_over_quic(host):
+    tls = curl_json(host, "/api/tls", "--http3-only --curves X25519")
+    assert (tls["http_version"], tls["group"], tls["quantum_safe"]) == ("HTTP/3.0", "x25519", False)
+
+
+def test_https_responses_advertise_http3_on_the_same_port(host):
+    headers = host.run("curl -sk -o /dev/null -D - https://%s/api/health" % HTTPS).stdout.lower()
+    assert 'alt-svc: h3=":8443"; ma=86400' in headers, headers
+
+
+def quic_probe(host, *args):
+    """pqc.edge.tls_probe with transport=quic, run on the host (which has no cryptography package: plain Python AES)."""
+    return host.ansible("pqc.edge.tls_probe", " ".join(("host=127.0.0.1", "transport=quic") + args), check=False)
+
+
+@pytest.mark.parametrize("groups, key_shares, curves", [
+    ("X25519MLKEM768,x25519,secp256r1", "X25519MLKEM768,x25519", ""),
+    ("x25519", "x25519", "--curves X25519"),
+], ids=["post-quantum", "classical"])
+def test_quic_probe_agrees_with_curl_over_http3(host, groups, key_shares, curves):
+    probe = quic_probe(host, "port=8443", "groups=" + groups, "key_shares=" + key_shares)
+    tls = curl_json(host, "/api/tls", "--http3-only", curves)
+    assert probe.get("transport") == "quic", probe
+    assert (probe["negotiated_group"], probe["tls_version"]) == (tls["group"], tls["protocol"])
+
+
+def test_quic_probe_moves_a_client_with_an_x25519_share_to_the_hybrid_when_enforced(host):
+    probe = quic_probe(host, "port=8443", "groups=x25519,X25519MLKEM768", "key_shares=x25519")
+    expected = ("X25519MLKEM768", True) if POLICY == "enforce" else ("x25519", False)
+    assert (probe["negotiated_group"], probe["hello_retry_request"]) == expected, probe
+
+
+def test_quic_probe_of_a_silent_udp_port_fails_within_its_timeout_with_a_sentence(host):
+    # Something that holds UDP 9443 and never answers, as a firewall that drops packets would look.
+    host.run("systemd-run --unit pqc-edge-test-silent-udp python3 -c 'import socket, time; s = socket.socket("
+             "socket.AF_INET, socket.SOCK_DGRAM); s.bind((\"127.0.0.1\", 9443)); time.sleep(60)'")
+    try:
+        probe = quic_probe(host, "port=9443", "timeout=2")
+    finally:
+        host.run("systemctl stop pqc-edge-test-silent-udp")
+    assert "negotiated_group" not in probe and probe["msg"] == (
+        "no QUIC answer from 127.0.0.1 UDP port 9443 within 2.0 s (is HTTP/3 enabled, and UDP 9443 open?)"), probe
+    assert "Traceback" not in str(probe) and "exception" not in probe
+
+
+def test_quic_probe_of_a_closed_udp_port_names_it(host):
+    probe = quic_probe(host, "port=9444", "timeout=2")
+    assert "negotiated_group" not in probe and probe["msg"] == (
+        "nothing listens on 127.0.0.1 UDP port 9444: the host answered port unreachable"), probe

@@ -75,6 +75,8 @@ def tls(environ):
         "quantum_safe": _groups.is_quantum_safe(group["kind"]),
         "client_groups": _client_groups(environ),
         "session_reused": _header(environ, "X-TLS-Session-Reused") == "r",
+        # The client's HTTP version as nginx saw it: "HTTP/3.0" over QUIC, "HTTP/2.0" or "HTTP/1.1" over TCP.
+        "http_version": _header(environ, "X-HTTP-Version"),
     }
 
 
