@@ -7,16 +7,27 @@ import subprocess
 import pytest
 
 
+def _playbook(playbook, extra_vars, timeout):
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
+    cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], playbook, "-e", json.dumps(extra_vars)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, check=False)
+
+
 @pytest.fixture
 def run_site():
     """Run the scenario's converge playbook again with extra variables; returns the finished process."""
 
     def run(extra_vars, timeout=900):
-        env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
-        cmd = [
-            "ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"],
-            os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "converge.yml"), "-e", json.dumps(extra_vars),
-        ]
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, check=False)
+        return _playbook(os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "converge.yml"), extra_vars, timeout)
+
+    return run
+
+
+@pytest.fixture
+def run_playbook():
+    """Run one of the collection's playbooks (pqc.edge.report, ...) against the scenario's hosts."""
+
+    def run(playbook, extra_vars, timeout=300):
+        return _playbook(playbook, extra_vars, timeout)
 
     return run

@@ -31,7 +31,13 @@ ansible-playbook -i inventories/demo/hosts.yml playbooks/site.yml "$@"
 
 echo
 echo "What real clients negotiate with $name:"
+started=$(date -u +%Y-%m-%dT%H:%M:%S)
+sleep 1  # the log's times are to the second: start counting after the playbook's own requests
 scripts/show-negotiation.sh "$name"
+echo
+echo "The share of those requests that was quantum-safe, read from the access log by pqc.edge.tls_traffic:"
+ansible-playbook -i inventories/demo/hosts.yml playbooks/traffic.yml -e pqc_edge_traffic_since="$started" \
+  | awk '/^TASK \[Show/ {show = 1; next} /^(PLAY|TASK)/ {show = 0} show && NF'
 echo
 echo "Try it: curl -k https://127.0.0.1:8443/api/tls    (remove with: make demo-clean)"
 echo "HTTP/3: docker exec $name curl -sk --http3-only https://127.0.0.1:8443/api/tls"

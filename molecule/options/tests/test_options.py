@@ -207,3 +207,41 @@ def test_stock_default_site_is_disabled_only_where_a_site_needs_port_80(host, ru
     finally:
         restored = run_site({})
         assert restored.returncode == 0, restored.stdout + restored.stderr
+
+
+def test_quic_that_does_not_answer_fails_the_batch_gate_naming_it(host, run_site):
+    """TCP answers with the hybrid, QUIC does not: the gate must fail the host with that reason.
+
+    The probe's UDP port is mapped (pqc_edge_probe_quic_ports, as behind a NAT that forwards UDP elsewhere) to a
+    port where a program holds the socket and never answers, as a firewall that drops UDP looks from outside.
+    """
+    unit = "pqc-edge-test-silent-udp"
+    host.run("systemd-run --unit %s python3 -c 'import socket, time; s = socket.socket(socket.AF_INET, "
+             "socket.SOCK_DGRAM); s.bind((\"127.0.0.1\", 9447)); time.sleep(120)'" % unit)
+    try:
+        result = run_site({"pqc_edge_probe_quic_ports": {"8443": 9447}})
+    finally:
+        host.run("systemctl stop %s" % unit)
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0, output
+    assert ("pqc-edge-options (127.0.0.1:9447/udp, HTTP/3, server name pqc-edge-options, "
+            "/etc/nginx/sites-enabled/pqc-edge-default.conf:") in output, output
+    assert "did not answer over QUIC: no QUIC answer from 127.0.0.1 UDP port 9447 within 5.0 s" in output, output
+    # TCP itself was fine: its row in the table shows the hybrid.
+    assert "pqc-edge-options:8443 site default X25519MLKEM768" in output, output
+
+
+def test_http3_can_be_turned_off_and_on_again(host, run_site):
+    """nginx_http3: false takes the QUIC listener and the Alt-Svc header away; the default brings them back."""
+    try:
+        result = run_site({"nginx_http3": False})
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert not host.socket("udp://0.0.0.0:8443").is_listening
+        headers = host.run("curl -sk -o /dev/null -D - https://%s/api/health" % HTTPS).stdout.lower()
+        assert "alt-svc" not in headers, headers
+        assert host.run("curl -sk --http3-only --max-time 3 https://%s/api/health" % HTTPS).rc != 0
+    finally:
+        restored = run_site({})
+        assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert host.socket("udp://0.0.0.0:8443").is_listening
+    assert host.run("curl -sk --http3-only https://%s/api/health" % HTTPS).rc == 0

@@ -1,0 +1,115 @@
+"""What share of real traffic is post-quantum: a known mix of real clients, counted by pqc.edge.tls_traffic, by the
+report and by the Prometheus exporter, each of which must equal the mix exactly.
+
+Runs where the scenario turns the traffic metrics on (PQC_EDGE_EXPECT_TRAFFIC_METRICS); PQC_EDGE_EXPECT_POLICY
+says what a hybrid-capable client that sent only an X25519 key share gets.
+"""
+
+import json
+import os
+import re
+import time
+
+import pytest
+
+pytestmark = pytest.mark.skipif(os.environ.get("PQC_EDGE_EXPECT_TRAFFIC_METRICS") != "true",
+                                reason="this scenario does not turn on pqc_edge_traffic_metrics")
+
+POLICY = os.environ.get("PQC_EDGE_EXPECT_POLICY", "enforce")
+URL = "https://localhost:8443/api/health"
+CURL = "curl -sk --max-time 10 -o /dev/null -w '%%{http_code}' --resolve localhost:8443:127.0.0.1 %s " + URL
+# A client that supports the hybrid but predicted x25519: its one key share is X25519's.
+PREDICTED = ("printf 'GET /api/health HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n' | "
+             "openssl s_client -quiet -connect 127.0.0.1:8443 -servername localhost -groups X25519:X25519MLKEM768 "
+             "2>/dev/null | head -n1")
+MIX = {"pq": 5, "classical": 3, "predicted": 2}
+
+
+def drive_mix(host):
+    for dummy in range(MIX["pq"]):
+        assert host.run(CURL % "").stdout == "200"
+    for dummy in range(MIX["classical"]):
+        assert host.run(CURL % "--curves X25519").stdout == "200"
+    for dummy in range(MIX["predicted"]):
+        assert "200" in host.run(PREDICTED).stdout
+
+
+def expected():
+    moved = POLICY == "enforce"
+    hybrid = MIX["pq"] + (MIX["predicted"] if moved else 0)
+    classical = MIX["classical"] + (0 if moved else MIX["predicted"])
+    return {
+        "tls_requests": hybrid + classical,
+        "requests_by_group": dict((k, v) for k, v in (("X25519MLKEM768", hybrid), ("x25519", classical)) if v),
+        "pq_capable_requests": MIX["pq"] + MIX["predicted"],
+        "pq_capable_served_classical": 0 if moved else MIX["predicted"],
+    }
+
+
+def scrape(host):
+    """Bring the counters up to date as the timer would, and read them back from node_exporter."""
+    assert host.run("systemctl start pqc-edge-traffic-metrics.service").rc == 0
+    text = host.run("curl -s http://127.0.0.1:9100/metrics").stdout
+    values = {}
+    for match in re.finditer(r"^(pqc_edge_[a-z_]+)(\{[^}]*\})? (\S+)$", text, re.M):
+        values[match.group(1) + (match.group(2) or "")] = float(match.group(3))
+    return values
+
+
+@pytest.fixture(scope="module")
+def mix(host):
+    """Drive the mix once; the counts, the report and the exporter are read after it."""
+    since = host.run("date -u -d '+1 second' +%Y-%m-%dT%H:%M:%S").stdout.strip()
+    before = scrape(host)
+    time.sleep(1.5)  # everything before `since` is out of the window
+    drive_mix(host)
+    after = scrape(host)
+    return since, before, after
+
+
+def test_the_module_counts_the_mix_exactly(host, mix):
+    since = mix[0]
+    counted = host.ansible("pqc.edge.tls_traffic", "since=%s" % since, become=True, check=False)
+    assert "msg" not in counted, counted
+    assert dict((k, counted[k]) for k in expected()) == expected(), counted
+    assert counted["tls_connections"] == counted["tls_requests"]  # one request per connection here
+    assert counted["tls_version_shares"] == {"TLSv1.3": 1.0} and counted["unparsed_lines"] == 0
+    if POLICY != "enforce":
+        assert counted["pq_capable_served_classical_by_server_name"] == {"localhost": MIX["predicted"]}
+
+
+def test_the_exporter_counts_the_mix_exactly(mix):
+    since, before, after = mix
+
+    def delta(name):
+        return after.get(name, 0) - before.get(name, 0)
+
+    want = expected()
+    assert delta('pqc_edge_tls_requests_total{group="X25519MLKEM768",kind="hybrid"}') == want["requests_by_group"].get("X25519MLKEM768", 0)
+    assert delta('pqc_edge_tls_requests_total{group="x25519",kind="classical"}') == want["requests_by_group"].get("x25519", 0)
+    assert delta("pqc_edge_tls_pq_capable_requests_total") == want["pq_capable_requests"]
+    assert delta('pqc_edge_tls_pq_capable_classical_requests_total{server_name="localhost"}') == want["pq_capable_served_classical"]
+    assert after["pqc_edge_traffic_last_update_timestamp_seconds"] > before["pqc_edge_traffic_last_update_timestamp_seconds"]
+
+
+def test_the_report_shows_the_mix_exactly(host, mix, run_playbook, tmp_path):
+    since = mix[0]
+    result = run_playbook("pqc.edge.report", {"pqc_edge_report_dir": str(tmp_path), "pqc_edge_traffic_since": since})
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads((tmp_path / "pqc-report.json").read_text())
+    traffic = report["hosts"][0]["traffic"]
+    assert dict((k, traffic[k]) for k in expected()) == expected(), traffic
+    assert report["fleet_traffic"]["tls_requests"] == expected()["tls_requests"]
+    share = expected()["requests_by_group"]["X25519MLKEM768"] / float(expected()["tls_requests"])
+    html = (tmp_path / "pqc-report.html").read_text()
+    assert "<svg" in html and "%.1f%% of %d" % (share * 100, expected()["tls_requests"]) in html
+    assert "| %d | %.1f%% |" % (expected()["tls_requests"], share * 100) in (tmp_path / "pqc-report.md").read_text()
+
+
+def test_the_counter_service_is_hardened_and_the_exporter_serves_its_file(host):
+    out = host.run("systemd-analyze security pqc-edge-traffic-metrics.service --no-pager").stdout
+    score = float(re.search(r"Overall exposure level for pqc-edge-traffic-metrics\.service: ([0-9.]+)", out).group(1))
+    assert score <= 3.0, out
+    assert host.service("pqc-edge-traffic-metrics.timer").is_enabled
+    assert host.service("prometheus-node-exporter").is_running
+    assert 'node_textfile_scrape_error 0' in host.run("curl -s http://127.0.0.1:9100/metrics").stdout
