@@ -284,11 +284,11 @@ def read_frames(payload):
             continue
         if frame_type in (0x02, 0x03):  # ACK: largest, delay, range count, first range, ranges, [ECN counts]
             fields = []
-            for _ in range(4):
+            while len(fields) < 4:
                 value, pos = read_varint(payload, pos)
                 fields.append(value)
-            for _ in range(2 * fields[2] + (3 if frame_type == 0x03 else 0)):
-                dummy, pos = read_varint(payload, pos)
+            for dummy in range(2 * fields[2] + (3 if frame_type == 0x03 else 0)):
+                value, pos = read_varint(payload, pos)
         elif frame_type == 0x06:
             offset, pos = read_varint(payload, pos)
             length, pos = read_varint(payload, pos)

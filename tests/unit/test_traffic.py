@@ -15,9 +15,9 @@ def line(seconds=0, group="X25519MLKEM768", groups="X25519MLKEM768:X25519:prime2
          reqs=1, reused=".", proto="HTTP/2.0"):
     """One line as nginx writes it with log_format pqc_edge."""
     when = (T0 + datetime.timedelta(seconds=seconds)).isoformat()
+    fields = (when, sni, sni, proto, proto, tls, group, groups, reused, reqs)
     return ('time=%s addr=10.0.0.1 host=%s sni=%s request="GET /api/tls %s" status=200 bytes=312 rt=0.002 proto=%s '
-            'tls=%s group=%s groups=%s reused=%s conn=7 reqs=%d\n' % (when, sni, sni, proto, proto, tls, group, groups,
-                                                                     reused, reqs))
+            'tls=%s group=%s groups=%s reused=%s conn=7 reqs=%d\n' % fields)
 
 
 def counts_of(*lines):
