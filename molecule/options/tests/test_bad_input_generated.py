@@ -1,0 +1,202 @@
+"""Bad values for every option of every role, derived from the argument specs, each of which the preflight must refuse
+naming the option and the value, with nothing on the host changed.
+
+The cases run in one ansible-playbook run against the converged host: each in a block of its own, with the bad value
+as a block variable, running the preflight of the role that owns the option (a collection-wide pqc_edge_* option:
+the certificates and nginx preflights, which validate it as site.yml's first preflight does). A block that is not
+rescued is a value that slipped through.
+"""
+
+import glob
+import json
+import os
+import pathlib
+import time
+
+import yaml
+
+ROOT = pathlib.Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", pathlib.Path(__file__).resolve().parents[3]))
+WRONG = "not-a-number"
+
+# Derived values that are in fact valid, with the reason; every other derived value must be refused.
+VALID = {
+    ("nginx_keepalive_timeout", 0): "0 turns keep-alive off",
+    ("nginx_hsts_max_age", 0): "0 sends no Strict-Transport-Security header (the default)",
+    ("pqc_edge_package_cache_valid_time", 0): "0 refreshes the package index on every run",
+    ("certificates_renew_days", 0): "0 renews only once a certificate has expired",
+    ("certificates_subject_alt_names", ()): "no names beyond each site's own (the default)",
+    ("liboqs_minimal_build", ()): "every algorithm of liboqs_algs_enabled (the default)",
+    ("liboqs_cmake_flags", ()): "no cmake entries beyond pqc.edge's own (the default)",
+    ("nginx_source_configure_flags", ()): "only the configure flags pqc.edge always sets",
+    ("nginx_upstreams", ()): "no upstreams beyond the backend's (the default)",
+    ("nginx_source_archive", ""): "download the pinned URL (the default)",
+    ("liboqs_source_archive", ""): "download the pinned URL (the default)",
+    ("oqs_provider_source_archive", ""): "download the pinned URL (the default)",
+    ("pqc_edge_openssl_source_archive", ""): "download the pinned URL (the default)",
+    ("oqs_provider_source_sha256", ""): "the default: no digest is pinned for oqs-provider, and its preflight fails "
+                                        "when it is built (options: provider-without-pinned-source)",
+    # A list given for a string is turned into the string "['a', 'list']" by the argument spec; as a CA's name that
+    # is odd but valid.
+    ("certificates_ca_common_name", ("a", "list")): "converted to the string \"['a', 'list']\", a valid name",
+}
+# The same for one field of an element of a list of dicts.
+VALID_FIELDS = {
+    ("pqc_edge_sites", "http_port", 0): "0: the site has no HTTP server (no redirect)",
+    ("pqc_edge_sites", "subject_alt_names", ()): "no names beyond the site's server names (the default)",
+    ("pqc_edge_sites", "certificates", ()): "pqc.edge issues the site's certificates (the default)",
+    ("pqc_edge_sites", "locations", ()): "the default location: everything to the backend",
+    ("pqc_edge_sites", "extra_directives", ()): "no directives of the operator's (the default)",
+}
+# A well-formed element of each list of dicts, to carry one bad field at a time.
+ELEMENTS = {
+    "pqc_edge_sites": {"name": "generated", "server_names": ["generated.example"]},
+    "nginx_upstreams": {"name": "generated", "servers": ["127.0.0.1:9"]},
+}
+# Which preflights a case runs: its role's (the baseline read the host's OpenSSL once, as a run's first preflight
+# does); a collection-wide option, the certificates and nginx ones, which read the sites.
+PREFLIGHTS = {
+    "certificates": ["certificates"], "backend": ["backend"], "nginx": ["nginx"], "traffic_metrics": ["traffic_metrics"],
+    "common": ["certificates", "nginx"], "liboqs": ["liboqs"], "oqs_provider": ["oqs_provider"],
+}
+# What the liboqs and oqs-provider preflights need to pass on this host at all (pinned digests of archives that need
+# not exist: the preflight looks for an archive only where one is named).
+BASELINE = {"oqs_provider_source_sha256": "a73fda14937f8833d4a4bc8252e884b86f638f7f525c9d1ac52e1938198abf6f"}
+
+
+def specs():
+    for path in sorted(glob.glob(str(ROOT / "roles" / "*" / "meta" / "argument_specs.yml"))):
+        role = pathlib.Path(path).parts[-3]
+        for name, spec in yaml.safe_load(open(path))["argument_specs"]["main"]["options"].items():
+            yield role, name, spec
+
+
+def bad_values(spec):
+    """(value, what it tries) for an option of this spec."""
+    kind = spec.get("type", "str")
+    if "choices" in spec and kind != "list":
+        return [("not-a-choice", "a value outside choices"), ("", "empty")]
+    if kind == "int":
+        return [(WRONG, "wrong type"), (-1, "negative"), (0, "zero"), (10 ** 9, "out of range")]
+    if kind == "bool":
+        return [("maybe", "wrong type"), (["x"], "wrong type (list)")]
+    if kind == "path":
+        return [("relative/path", "relative path"), ("", "empty"), (["a"], "wrong type (list)")]
+    if kind == "str":
+        return [("", "empty"), (["a", "list"], "wrong type (list)")]
+    if kind == "list" and spec.get("elements") == "dict":
+        return [("x", "wrong type"), ([], "empty list"), (["x"], "element of the wrong type"),
+                ([{}], "element without its required keys")]
+    values = [({"a": 1}, "wrong type (dict)"), ([], "empty list"), ([["nested"]], "element of the wrong type")]
+    if "choices" in spec:
+        values.append((["not-a-choice"], "an element outside choices"))
+    return values
+
+
+def sub_values(name, spec, valid):
+    """One bad field at a time in an otherwise valid element of a list of dicts."""
+    cases = []
+    for field, sub in (spec.get("options") or {}).items():
+        for value, what in bad_values(sub):
+            element = dict(ELEMENTS[name], **{field: value})
+            reason = dict(((n, f, key(list(v) if isinstance(v, tuple) else v)), r)
+                          for (n, f, v), r in VALID_FIELDS.items()).get((name, field, key(value)))
+            if reason:
+                valid.append({"option": "%s[].%s" % (name, field), "value": value, "reason": reason})
+                continue
+            cases.append(([element], "%s: field %s %s" % (what, field, json.dumps(value)), value))
+    return cases
+
+
+def key(value):
+    """A hashable form of a derived value, to look it up in VALID."""
+    return json.dumps(value, sort_keys=True)
+
+
+def cases():
+    out, valid = [], []
+    valid_by_key = dict(((name, key(list(value) if isinstance(value, tuple) else value)), reason)
+                        for (name, value), reason in VALID.items())
+    for role, name, spec in specs():
+        derived = [(value, what, value) for value, what in bad_values(spec)]
+        if spec.get("type") == "list" and spec.get("elements") == "dict" and name in ELEMENTS:
+            derived += sub_values(name, spec, valid)
+        for value, what, shown in derived:
+            reason = valid_by_key.get((name, key(value)))
+            if reason:
+                valid.append({"option": name, "value": value, "reason": reason})
+                continue
+            out.append({"id": len(out), "role": role, "option": name, "value": value, "what": what, "shown": shown})
+    return out, valid
+
+
+def harness(all_cases, results_path):
+    """One play: the baseline must pass, then each case in a block of its own."""
+    def preflights(role):
+        return [{"name": "Run the preflight of pqc.edge.%s" % r,
+                 "ansible.builtin.include_role": {"name": "pqc.edge.%s" % r, "tasks_from": "preflight"}}
+                for r in PREFLIGHTS[role]]
+
+    record = "{{ __cases + [%s] }}"
+    # pqc.edge.common turns pqc_edge_sites into the fact pqc_edge_site_list when a run first includes it; a case of
+    # pqc_edge_sites sets that fact as such a run would, and the default sites come back after it.
+    default_sites = yaml.safe_load((ROOT / "roles" / "common" / "defaults" / "main.yml").read_text())["pqc_edge_sites"]
+    tasks = [{"name": "Start the record", "ansible.builtin.set_fact": {"__cases": []}},
+             {"name": "Baseline: every preflight passes with the defaults", "vars": BASELINE,
+              "block": preflights("common") + preflights("liboqs") + preflights("oqs_provider")
+              + preflights("backend") + preflights("traffic_metrics")}]
+    for case in all_cases:
+        failed = ("{'id': %d, 'failed': true, 'task': ansible_failed_task.name, 'msg': ((ansible_failed_result.results"
+                  " | default([]) | selectattr('failed', 'defined') | selectattr('failed') | map(attribute='msg') | list)"
+                  " + [ansible_failed_result.msg | default('')]) | join(' | ')}" % case["id"])
+        tasks.append({
+            "name": "Case %d: %s = %s (%s)" % (case["id"], case["option"], json.dumps(case["value"])[:60], case["what"]),
+            "vars": dict(BASELINE, **{case["option"]: case["value"]}),
+            "block": ([{"name": "Take the sites as common does", "ansible.builtin.set_fact": {"pqc_edge_site_list": case["value"]}}]
+                      if case["option"] == "pqc_edge_sites" else [])
+            + preflights(case["role"])
+            + [{"name": "Record that the value slipped through",
+                "ansible.builtin.set_fact": {"__cases": record % ("{'id': %d, 'failed': false}" % case["id"])}}],
+            "rescue": [{"name": "Record the failure", "ansible.builtin.set_fact": {"__cases": record % failed}}],
+            "always": [{"name": "Put back the default sites", "ansible.builtin.set_fact": {"pqc_edge_site_list": default_sites}}]
+            if case["option"] == "pqc_edge_sites" else [],
+        })
+    tasks.append({"name": "Write the record on the controller", "delegate_to": "localhost", "become": False,
+                  "changed_when": False, "ansible.builtin.copy": {"content": "{{ __cases | to_json }}", "dest": str(results_path), "mode": "0644"}})
+    return [{"name": "Every derived bad value against the preflights", "hosts": "all", "gather_facts": True, "tasks": tasks}]
+
+
+def names_value(msg, case):
+    """Does the message name the option and the value?"""
+    shown = case["shown"]
+    forms = {json.dumps(shown, sort_keys=True), repr(shown)}
+    if isinstance(shown, str) and shown and " " not in shown:
+        forms.add(shown)
+    if isinstance(shown, (list, dict)):
+        forms.add(str(shown))
+    return case["option"] in msg and any(form in msg for form in forms)
+
+
+def test_every_derived_bad_value_fails_in_the_preflight_naming_option_and_value(host, run_playbook, tmp_path):
+    all_cases, valid = cases()
+    options = {c["option"] for c in all_cases}
+    playbook = tmp_path / "bad_input.yml"
+    playbook.write_text(yaml.safe_dump(harness(all_cases, tmp_path / "results.json"), sort_keys=False, width=1000))
+    before = host.run("sha256sum /etc/nginx/nginx.conf /etc/nginx/sites-available/* /etc/pqc-edge/tls/*/*").stdout
+    started = time.monotonic()
+    result = run_playbook(str(playbook), {}, timeout=1800)
+    seconds = time.monotonic() - started
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    recap = [line for line in result.stdout.splitlines() if " ok=" in line and " changed=" in line]
+    assert recap and all(" changed=0 " in line for line in recap), recap
+    records = dict((r["id"], r) for r in json.loads((tmp_path / "results.json").read_text()))
+    slipped = [c for c in all_cases if not records[c["id"]]["failed"]]
+    unnamed = [(c, records[c["id"]]["msg"]) for c in all_cases
+               if records[c["id"]]["failed"] and not names_value(records[c["id"]]["msg"], c)]
+    print("\n%d bad values of %d options refused in %.0f s; %d derived values are valid:\n%s"
+          % (len(all_cases), len(options), seconds, len(valid),
+             "\n".join("  %s=%s: %s" % (v["option"], json.dumps(v["value"]), v["reason"]) for v in valid)))
+    assert not slipped, "slipped through the preflight:\n" + "\n".join(
+        "%s=%s (%s)" % (c["option"], json.dumps(c["value"]), c["what"]) for c in slipped)
+    assert not unnamed, "refused without naming option and value:\n" + "\n".join(
+        "%s=%s: %s" % (c["option"], json.dumps(c["value"]), msg[:300]) for c, msg in unnamed)
+    assert host.run("sha256sum /etc/nginx/nginx.conf /etc/nginx/sites-available/* /etc/pqc-edge/tls/*/*").stdout == before
