@@ -1,6 +1,7 @@
 """The non-default choices of the options scenario, and bad input against its converged host."""
 
 import contextlib
+import re
 import time
 
 import pytest
@@ -145,8 +146,7 @@ def test_configuration_nginx_refuses_is_taken_back(host, run_site):
     assert 'unknown directive "no_such_directive" in /etc/nginx/sites-enabled/pqc-edge-default.conf' in output, output
     assert "the previous files were put back, nginx was not reloaded" in output, output
     # nginx's own [emerg] line is in the play's failure message itself, not only in the command's stderr.
-    assert ('nginx was not reloaded: nginx: [emerg] unknown directive "no_such_directive"'
-            in " ".join(output.split())), output
+    assert re.search(r"nginx was not reloaded: [^|]*\[emerg\][^|]*unknown directive", " ".join(output.split())), output
     assert "RUNNING HANDLER" not in result.stdout, output
     assert snapshot(host) == before
     assert not host.file("/etc/nginx/sites-available/pqc-edge-second.conf").exists
