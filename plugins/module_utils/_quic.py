@@ -331,11 +331,12 @@ def first_handshake_message(stream):
 class Connection(object):
     """One client connection attempt: sends the ClientHello, reads the server's first answer, then closes."""
 
-    def __init__(self, host, port, hello, timeout):
+    def __init__(self, host, port, hello, source, timeout):
+        """source: the Source Connection ID, which the ClientHello's transport parameters already name."""
         self.host, self.port, self.hello, self.timeout = host, port, hello, timeout
         self.original_destination = os.urandom(8)
         self.destination = self.original_destination
-        self.source = os.urandom(8)
+        self.source = source
         self.token = b""
         self.client_keys, self.server_keys = initial_keys(self.destination)
         self.packet_number = 0
@@ -456,18 +457,17 @@ class Connection(object):
 def offer(host, port, groups, key_share_groups=(), server_name=None, signature_schemes=None, timeout=5.0,
           alpn=(b"h3",)):
     """Offer groups (code points) over QUIC and report what the server answered, as _tls.offer does over TCP."""
-    source_hint = os.urandom(8)
+    # initial_source_connection_id must equal the Source Connection ID of the client's Initial packets.
+    source = os.urandom(8)
     extra = (
         _tls.extension(0x0010, _tls.vector(b"".join(_tls.vector(p, 1) for p in alpn), 2))
-        + _tls.extension(0x0039, transport_parameters(source_hint))
+        + _tls.extension(0x0039, transport_parameters(source))
     )
     # RFC 9001 5.3: QUIC does not use TLS_AES_128_CCM_8_SHA256.
     suites = [s for s in _tls.CIPHER_SUITES if s != 0x1305]
     hello = _tls.client_hello_message(groups, key_share_groups, server_name, signature_schemes,
                                       legacy_session_id=False, cipher_suites=suites, extra_extensions=extra)
-    connection = Connection(host, port, hello, timeout)
-    # initial_source_connection_id must equal the Source Connection ID of the client's Initial packets.
-    connection.source = source_hint
+    connection = Connection(host, port, hello, source, timeout)
     started = time.monotonic()
     answer = connection.run()
     return _tls.offer_result(answer, time.monotonic() - started)

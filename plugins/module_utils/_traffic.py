@@ -98,14 +98,6 @@ class Counts(object):
                     server = OTHER
                 self.pq_capable_classical[server] += 1
 
-    def merge(self, other):
-        for name in ("lines", "unparsed", "plain_requests", "resumed", "pq_capable"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        for name in ("requests", "connections", "protocols", "http_versions", "pq_capable_classical"):
-            getattr(self, name).update(getattr(other, name))
-        self.first = self.first or other.first
-        self.last = other.last or self.last
-
     def result(self):
         """The figures as plain data (for a module's result, a report, or a state file)."""
         tls_requests = sum(self.requests.values())
