@@ -1,0 +1,39 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pqc.edge contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Whether a path that pqc.edge.host_facts described differs from what a role would make of it."""
+
+from __future__ import annotations
+
+import hashlib
+
+from ansible.errors import AnsibleFilterError
+
+
+def differs(described, kind="file", content=None, sha256=None, mode=None, owner=None, group=None, link_target=None):
+    """True unless the path exists as `kind` with every attribute given. `content` is compared by its sha256, so a
+    file over host_facts' hashing limit always differs (and is then left to the module that writes it)."""
+    if not isinstance(described, dict) or "exists" not in described:
+        raise AnsibleFilterError("differs expects one entry of pqc.edge.host_facts' paths, got %r" % (described,))
+    if not described["exists"] or described.get("type") != kind:
+        return True
+    if mode is not None and described.get("mode") != "%04o" % int(str(mode), 8):
+        return True
+    if owner is not None and described.get("owner") != owner:
+        return True
+    if group is not None and described.get("group") != group:
+        return True
+    if link_target is not None and described.get("link_target") != link_target:
+        return True
+    if content is not None:
+        sha256 = hashlib.sha256(content.encode("utf-8")).hexdigest()
+    if sha256 is not None and described.get("sha256") != sha256:
+        return True
+    return False
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"differs": differs}

@@ -1,0 +1,88 @@
+"""pqc.edge.host_facts reads real files, links and directories, and pqc.edge.differs decides from what it read
+whether a role's write would change anything."""
+
+import hashlib
+import os
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.pqc.edge.plugins.filter.files import differs
+from ansible_collections.pqc.edge.plugins.modules import host_facts
+
+from module_runner import run_module
+
+
+@pytest.fixture
+def tree(tmp_path):
+    (tmp_path / "conf").mkdir(mode=0o755)
+    (tmp_path / "conf").chmod(0o755)
+    site = tmp_path / "conf" / "pqc-edge-app.conf"
+    site.write_text("server {}\n")
+    site.chmod(0o644)
+    (tmp_path / "conf" / "other.conf").write_text("x\n")
+    os.symlink("conf/pqc-edge-app.conf", tmp_path / "link")
+    return tmp_path
+
+
+def facts(**args):
+    return run_module(host_facts.main, args)
+
+
+def test_files_directories_and_links_are_described(tree):
+    site = str(tree / "conf" / "pqc-edge-app.conf")
+    result = facts(paths=[site, str(tree / "conf"), str(tree / "link"), str(tree / "missing")])
+    described = result["paths"]
+    assert described[site]["type"] == "file" and described[site]["mode"] == "0644"
+    assert described[site]["sha256"] == hashlib.sha256(b"server {}\n").hexdigest()
+    assert described[site]["md5"] == hashlib.md5(b"server {}\n").hexdigest()
+    assert described[str(tree / "conf")]["type"] == "directory"
+    assert described[str(tree / "link")]["link_target"] == "conf/pqc-edge-app.conf"
+    assert described[str(tree / "link")]["resolved"] == os.path.realpath(site)
+    assert described[str(tree / "missing")] == {"exists": False}
+    assert result["changed"] is False
+
+
+def test_reads_globs_and_writable_paths(tree):
+    site = str(tree / "conf" / "pqc-edge-app.conf")
+    pattern = str(tree / "conf" / "pqc-edge-*.conf")
+    blocker = tree / "a-file"
+    blocker.write_text("")
+    result = facts(read=[site, str(tree / "nope")], glob=[pattern],
+                   writable=[str(tree / "new" / "dir"), str(blocker / "below")])
+    assert result["content"] == {site: "server {}\n", str(tree / "nope"): None}
+    assert result["found"][pattern] == [site]
+    assert result["writable"][str(tree / "new" / "dir")] == "writable"
+    assert result["writable"][str(blocker / "below")] == str(blocker)
+
+
+def test_users_groups_and_the_machine(tree):
+    result = facts(users=["root", "no-such-user-pqc"], groups=["root", "no-such-group-pqc"])
+    assert result["users"]["root"]["uid"] == 0 and result["users"]["no-such-user-pqc"] is None
+    assert result["groups"]["root"] == {"gid": 0} and result["groups"]["no-such-group-pqc"] is None
+    assert result["cpus"] >= 1 and isinstance(result["ipv6"], bool)
+
+
+def test_an_absent_openssl_or_nginx_is_reported_not_failed(tree):
+    result = facts(openssl=str(tree / "bin" / "openssl"), nginx=str(tree / "sbin" / "nginx"))
+    assert result["openssl"] == {"present": False, "version": None, "tls_groups": []}
+    assert result["nginx"] == {"present": False, "build": ""}
+
+
+def test_differs_compares_content_mode_owner_and_kind():
+    described = {"exists": True, "type": "file", "mode": "0644", "owner": "root", "group": "root",
+                 "sha256": hashlib.sha256(b"a\n").hexdigest()}
+    assert not differs(described, content="a\n", mode="0644", owner="root", group="root")
+    assert differs(described, content="b\n")
+    assert differs(described, mode="0600")
+    assert differs(described, owner="www-data")
+    assert differs(described, "directory")
+    assert differs({"exists": False}, content="a\n")
+    link = {"exists": True, "type": "link", "link_target": "../x"}
+    assert not differs(link, "link", link_target="../x")
+    assert differs(link, "link", link_target="../y")
+
+
+def test_differs_refuses_what_host_facts_did_not_return():
+    with pytest.raises(AnsibleFilterError):
+        differs(None, content="a")
