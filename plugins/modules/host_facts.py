@@ -10,7 +10,7 @@ DOCUMENTATION = r"""
 ---
 module: host_facts
 short_description: Read in one call what the pqc.edge roles decide on
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Reads the state of the files, packages, users, units, programs and ports a role manages, so that a role asks the
     host once and then writes only what differs. On a converged host that makes a run a handful of module calls
