@@ -22,6 +22,7 @@ import json
 import os
 import pathlib
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -57,6 +58,10 @@ CONFIGS = [
      [("X25519", "encaps"), ("256", "sign", "ecdsa")]),
 ]
 RESUMED = CONFIGS[0]
+# Fleet measurement: fresh hosts per size, each size with ansible's default forks (5) and with -f 10.
+FLEET_SIZES = [int(n) for n in os.environ.get("PQC_EDGE_BENCH_FLEET", "1 3 10").split()]
+FLEET_FORKS = (5, 10)
+FLEET_PREFIX = "pqc-edge-bench-fleet-"
 SPEED_ALGORITHMS = ["X25519MLKEM768", "X25519", "ML-DSA-44", "rsa2048", "ecdsap256"]
 
 RELAY = r'''
@@ -97,20 +102,30 @@ def log(message):
     print(message, flush=True)
 
 
-def start_server():
-    run(["docker", "rm", "-f", SERVER, CLIENT], check=False)
+def boot(name, publish=()):
+    """A fresh systemd container of the image, as molecule makes them (no --privileged)."""
+    run(["docker", "rm", "-f", name], check=False)
     flags = ["--cap-add", "SYS_ADMIN", "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined"]
     if os.environ.get("PQC_EDGE_PRIVILEGED", "false") == "true":
         flags = ["--privileged"]
-    run(["docker", "run", "-d", "--name", SERVER, "--hostname", SERVER] + flags
-        + ["--cgroupns=host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--tmpfs", "/run", "--tmpfs", "/tmp",
-           "-p", "127.0.0.1:%d:8443" % PUBLISHED_PORT, IMAGE, "/sbin/init"])
-    for dummy in range(60):
-        state = in_container(SERVER, "systemctl is-system-running", check=False).stdout.strip()
+    run(["docker", "run", "-d", "--name", name, "--hostname", name] + flags
+        + ["--cgroupns=host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--tmpfs", "/run", "--tmpfs", "/tmp"]
+        + [arg for port in publish for arg in ("-p", port)] + [IMAGE, "/sbin/init"])
+
+
+def wait_booted(name):
+    for dummy in range(90):
+        state = in_container(name, "systemctl is-system-running", check=False).stdout.strip()
         if state in ("running", "degraded"):
             return
         time.sleep(1)
-    raise SystemExit("bench: %s did not boot" % SERVER)
+    raise SystemExit("bench: %s did not boot" % name)
+
+
+def start_server():
+    run(["docker", "rm", "-f", CLIENT], check=False)
+    boot(SERVER, ["127.0.0.1:%d:8443" % PUBLISHED_PORT])
+    wait_booted(SERVER)
 
 
 def start_client():
@@ -214,6 +229,47 @@ def reference_server(config):
     raise SystemExit("bench: s_server did not start")
 
 
+HAPROXY_CFG = """global
+    nbthread 1
+defaults
+    mode http
+    timeout client 10s
+    timeout connect 5s
+    timeout server 10s
+frontend bench
+    bind 127.0.0.1:4434 ssl crt /root/bench/%(certificate)s.pem ssl-min-ver TLSv1.3 curves %(groups)s
+    http-request return status 200 content-type text/plain string ok
+"""
+
+
+def install_haproxy():
+    """Debian 13's haproxy package on the server, stopped: each round starts it with one configuration."""
+    in_container(SERVER, "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends haproxy >/dev/null"
+                 " && systemctl disable --now haproxy >/dev/null 2>&1; mkdir -p /root/bench")
+    return in_container(SERVER, "haproxy -v | head -1").stdout.strip()
+
+
+def haproxy_server(config):
+    """HAProxy, one thread on CPU 0, with the same certificate and the same group list (nginx's ssl_ecdh_curve,
+    tuples included) as nginx, TLS 1.3 only: what users would pick instead of nginx."""
+    certificate = {"mldsa44": "mldsa44", "rsa_pss_rsae_sha256": "rsa", "ecdsa_secp256r1_sha256": "ecdsa"}[config[2]]
+    groups = re.search(r"^\s*ssl_ecdh_curve\s+([^;]+);", in_container(SERVER, "cat /etc/nginx/nginx.conf").stdout,
+                       re.M).group(1)
+    in_container(SERVER, "pkill -x haproxy; cat /etc/pqc-edge/tls/default/%s.crt /etc/pqc-edge/tls/default/%s.key"
+                 " > /root/bench/%s.pem; true" % (certificate, certificate, certificate))
+    run(["docker", "exec", "-i", SERVER, "sh", "-c", "cat > /root/bench/haproxy.cfg"],
+        input=HAPROXY_CFG % {"certificate": certificate, "groups": groups})
+    in_container(SERVER, "taskset -c %s haproxy -f /root/bench/haproxy.cfg -db </dev/null >/dev/null 2>&1 &" % SERVER_CPU)
+    for dummy in range(50):
+        rows = run(["docker", "top", SERVER, "-eo", "pid,comm"]).stdout.splitlines()
+        pids = [row.split()[0] for row in rows if row.split()[-1] == "haproxy"]
+        if pids and in_container(CLIENT, "openssl s_client -connect 127.0.0.1:4434 </dev/null >/dev/null 2>&1",
+                                 check=False).returncode == 0:
+            return pids
+        time.sleep(0.1)
+    raise SystemExit("bench: haproxy did not start")
+
+
 def handshakes(config, pids, mode="-new", port=8443):
     """One timed run of CLIENTS parallel s_time clients; returns (handshakes/s, server CPU us per handshake)."""
     conf = "/root/bench/%s.cnf" % slug(config[0])
@@ -277,6 +333,61 @@ def median_row(samples):
     return statistics.median(rates), min(rates), max(rates), statistics.median(cpus), min(cpus), max(cpus)
 
 
+def timed_playbook(argv):
+    """Wall seconds, controller CPU seconds (ansible-playbook, its forks and the docker exec clients they run) and
+    the recap per host."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
+    result = run(argv, check=False)
+    wall = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    recap = {m.group(1): {"changed": int(m.group(2)), "failed": int(m.group(3)) + int(m.group(4))}
+             for m in re.finditer(r"^(\S+)\s*: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)",
+                                  result.stdout, re.M)}
+    if result.returncode != 0 or any(r["failed"] for r in recap.values()):
+        sys.stdout.write(result.stdout[-4000:] + result.stderr[-2000:])
+        raise SystemExit("bench: %s failed" % " ".join(argv[:4]))
+    return wall, cpu, recap
+
+
+def fleet_run(size, forks):
+    """Cold converge and idempotent re-run of `size` fresh hosts through site.yml and its batches."""
+    names = ["%s%02d" % (FLEET_PREFIX, index) for index in range(1, size + 1)]
+    for name in names:
+        boot(name)
+    for name in names:
+        wait_booted(name)
+    inventory = WORK / ("fleet-%d.yml" % size)
+    inventory.write_text(json.dumps({"pqc_edge": {"hosts": {name: {
+        "ansible_connection": "community.docker.docker", "ansible_become": False, "pqc_edge_probe_from": "host",
+        "certificates_subject_alt_names": ["DNS:%s" % name, "IP:127.0.0.1"]} for name in names}}}))
+    argv = ["ansible-playbook", "-i", str(inventory), str(ROOT / "playbooks" / "site.yml"), "-f", str(forks)]
+    cold = timed_playbook(argv)
+    rerun = timed_playbook(argv)
+    result = {"hosts": size, "forks": forks, "cold": cold[:2], "rerun": rerun[:2]}
+    if forks == max(FLEET_FORKS) and size == max(FLEET_SIZES) and size > 1:
+        # The same re-run with two batches (canary, then all): what the default batches cost.
+        wide = timed_playbook(argv + ["-e", json.dumps({"pqc_edge_serial": [1, "100%"]})])
+        result["rerun_two_batches"] = wide[:2]
+        rerun[2].update({name + " (two batches)": r for name, r in wide[2].items()})
+    changed = {name: r["changed"] for name, r in rerun[2].items() if r["changed"]}
+    if changed:
+        raise SystemExit("bench: fleet re-run of %d hosts changed %s" % (size, changed))
+    run(["docker", "rm", "-f"] + names, check=False)
+    return result
+
+
+def fleet():
+    results = []
+    for forks in FLEET_FORKS:
+        for size in FLEET_SIZES:
+            results.append(fleet_run(size, forks))
+            log("bench: fleet of %(hosts)d, -f %(forks)d: cold %(cold)s, re-run %(rerun)s (wall s, controller CPU s)"
+                % results[-1])
+    return results
+
+
 def main():
     started = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
     log("bench: fresh container %s from %s" % (SERVER, IMAGE))
@@ -305,11 +416,13 @@ def main():
     log(probe.strip())
 
     start_client()
-    versions = in_container(SERVER, "openssl version; nginx -v 2>&1").stdout.strip().splitlines()
+    haproxy_version = install_haproxy()
+    versions = in_container(SERVER, "openssl version; nginx -v 2>&1").stdout.strip().splitlines() + [haproxy_version]
     cpu_model = re.search(r"model name\s*: (.*)", pathlib.Path("/proc/cpuinfo").read_text()).group(1)
 
     results = {config[0]: [] for config in CONFIGS}
     reference = {config[0]: [] for config in CONFIGS}
+    haproxy = {config[0]: [] for config in CONFIGS}
     speeds = []
     resumed = []
     with_request = []
@@ -332,6 +445,9 @@ def main():
                 reference[config[0]].append(handshakes(config, reference_server(config), port=4433))
                 in_container(SERVER, "pkill -f 's_serve[r] -accept 4433'; true")
                 log("bench: run %d %-28s %7.0f handshakes/s %7.0f us CPU each (s_server)" % ((index + 1, config[0]) + reference[config[0]][-1]))
+                haproxy[config[0]].append(handshakes(config, haproxy_server(config), port=4434))
+                in_container(SERVER, "pkill -x haproxy; true")
+                log("bench: run %d %-28s %7.0f handshakes/s %7.0f us CPU each (HAProxy)" % ((index + 1, config[0]) + haproxy[config[0]][-1]))
             if RESUMED in configs:
                 # s_time reads the session tickets only when it makes a request, so both of these do one.
                 with_request.append(handshakes(RESUMED, pids, "-new -www /api/health"))
@@ -341,6 +457,7 @@ def main():
             # The crypto bound in the same conditions as this round, on the server's CPU.
             speeds.append(crypto_speed())
     speed = {key: statistics.median(s[key] for s in speeds if key in s) for key in speeds[0]}
+    fleet_results = fleet()
 
     rows = []
     for config in CONFIGS:
@@ -348,7 +465,10 @@ def main():
         bound = bound_us(config, speed)
         ratios = [bound / s[1] for s in results[config[0]]]
         ref_cpu = statistics.median(s[1] for s in reference[config[0]])
-        rows.append({"reference_cpu": ref_cpu, "reference_rate": statistics.median(s[0] for s in reference[config[0]]),
+        rows.append({"haproxy_cpu": statistics.median(s[1] for s in haproxy[config[0]]),
+                     "haproxy_rate": statistics.median(s[0] for s in haproxy[config[0]]),
+                     "haproxy_cpu_range": (min(s[1] for s in haproxy[config[0]]), max(s[1] for s in haproxy[config[0]])),
+                     "reference_cpu": ref_cpu, "reference_rate": statistics.median(s[0] for s in reference[config[0]]),
                      "name": config[0], "rate": rate, "rate_range": (rate_lo, rate_hi), "cpu": cpu,
                      "cpu_range": (cpu_lo, cpu_hi), "bound": bound, "ratio": statistics.median(ratios),
                      "ratio_range": (min(ratios), max(ratios)), "wire": wire[config[0]]})
@@ -357,12 +477,13 @@ def main():
     report = {
         "date": started.isoformat(), "cpu": cpu_model, "cores": os.cpu_count(), "versions": versions,
         "runs": RUNS, "seconds": SECONDS, "clients": CLIENTS, "cold": cold, "cold_changed": cold_changed,
-        "reruns": reruns, "checks": checks, "baselines": baselines, "probe_ms": probe_median, "probe_connections": probe_connections,
+        "reruns": reruns, "checks": checks, "baselines": baselines, "fleet": fleet_results, "probe_ms": probe_median, "probe_connections": probe_connections,
         "rows": rows, "resumed": resumed_row, "with_request": with_request_row, "speed": {":".join(k): v for k, v in speed.items()}, "certs": certs,
     }
     (WORK / "bench.json").write_text(json.dumps(report, indent=2))
     write_markdown(report)
     write_chart(report)
+    write_fleet_chart(report)
     sys.stdout.write((DOCS / "performance.md").read_text())
     if os.environ.get("PQC_EDGE_BENCH_KEEP") != "true":
         run(["docker", "rm", "-f", SERVER, CLIENT], check=False)
@@ -395,7 +516,21 @@ def write_markdown(r):
     met = [row["name"] for row in r["rows"] if row["ratio"] >= 0.67]
     missed = [row["name"] for row in r["rows"] if row["ratio"] < 0.67]
     add("\nGoal ratio >= 0.67: met by %s; missed by %s.\n" % (", ".join(met) or "none", ", ".join(missed) or "none"))
-    add("The last column is OpenSSL's own test server, single process, same certificate, same CPU, same clients, "
+    add("### Next to HAProxy\n")
+    add("%s from Debian 13's package, measured in the same rounds with the same clients: one thread on CPU 0, the same "
+        "certificate, TLS 1.3 only and nginx's group list (`curves` set to nginx's `ssl_ecdh_curve`, tuples "
+        "included), answering each handshake as nginx does. Goal: nginx's CPU per handshake at or below HAProxy's.\n"
+        % r["versions"][-1].split(" - ")[0])
+    add("| configuration | nginx handshakes/s | HAProxy handshakes/s | nginx CPU per handshake (us) | HAProxy CPU per handshake (us) | nginx / HAProxy |")
+    add("|---|---|---|---|---|---|")
+    for row in r["rows"]:
+        add("| %s | %.0f | %.0f | %.0f | %.0f (%.0f-%.0f) | %.2f |" % (
+            row["name"], row["rate"], row["haproxy_rate"], row["cpu"], row["haproxy_cpu"],
+            row["haproxy_cpu_range"][0], row["haproxy_cpu_range"][1], row["cpu"] / row["haproxy_cpu"]))
+    at_or_below = [row["name"] for row in r["rows"] if row["cpu"] <= row["haproxy_cpu"]]
+    above = [row["name"] for row in r["rows"] if row["cpu"] > row["haproxy_cpu"]]
+    add("\nnginx at or below HAProxy: %s; above: %s.\n" % (", ".join(at_or_below) or "none", ", ".join(above) or "none"))
+    add("The last column of the first table is OpenSSL's own test server, single process, same certificate, same CPU, same clients, "
         "measured in the same rounds: what the TLS stack costs per connection without nginx. Where nginx is "
         "near it, the gap to the bound is OpenSSL's per-connection work (ClientHello parsing, key schedule, "
         "transcript hashes, certificate and session-ticket messages) and the kernel's TCP set-up, not nginx.\n")
@@ -446,7 +581,100 @@ def write_markdown(r):
     add("- `pqc.edge.tls_probe` enumeration of the host: median %.1f ms, %d connections (20 runs, "
         "scripts/bench-probe.py).\n" % (r["probe_ms"], r["probe_connections"]))
     add("![handshakes](handshakes.png)\n")
+    write_fleet(r, add)
     (DOCS / "performance.md").write_text("\n".join(out))
+
+
+def batches(hosts, serial=(1, "25%")):
+    """The batch sizes of site.yml's default serial, as Ansible computes them: a percentage is of all hosts,
+    rounded down, at least 1; the last entry repeats."""
+    sizes, left, index = [], hosts, 0
+    while left > 0:
+        entry = serial[min(index, len(serial) - 1)]
+        size = max(1, int(int(entry[:-1]) / 100.0 * hosts)) if isinstance(entry, str) else entry
+        sizes.append(min(size, left))
+        left -= sizes[-1]
+        index += 1
+    return sizes
+
+
+def projected(hosts, forks, cores, single, cpu_per_host):
+    """Seconds for a re-run of `hosts` hosts: each batch takes as long as its slowest wave of `forks` hosts (a single
+    host's time each) or as long as the controller needs to do the batch's CPU work on `cores` cores, whichever
+    is longer."""
+    return sum(max(single * -(-size // forks), size * cpu_per_host / cores) for size in batches(hosts))
+
+
+def write_fleet(r, add):
+    add("## Provisioning a fleet\n")
+    add("Fresh Debian 13 containers (%s hosts) converged through `playbooks/site.yml` with its default batches "
+        "(`serial: [1, '25%%']`: a canary, then a quarter of the hosts at a time, each batch gated by the probe), "
+        "then re-run (changed=0 on every host required); once with ansible's default 5 forks and once with `-f 10`. "
+        "Controller CPU is ansible-playbook's with its forks and the `docker exec` clients they start (user + system "
+        "time of the bench's children), divided by the hosts. The hosts run on the same 2 cores as the controller.\n"
+        % ", ".join(str(size) for size in sorted({f["hosts"] for f in r["fleet"]})))
+    add("| hosts | forks | batches | cold converge (s) | controller CPU per host, cold (s) | re-run (s) "
+        "| controller CPU per host, re-run (s) |")
+    add("|---|---|---|---|---|---|---|")
+    for f in r["fleet"]:
+        add("| %d | %d | %s | %.1f | %.1f | %.1f | %.1f |" % (
+            f["hosts"], f["forks"], "+".join(str(b) for b in batches(f["hosts"])), f["cold"][0],
+            f["cold"][1] / f["hosts"], f["rerun"][0], f["rerun"][1] / f["hosts"]))
+    by = {(f["hosts"], f["forks"]): f for f in r["fleet"]}
+    small, large = min(f["hosts"] for f in r["fleet"]), max(f["hosts"] for f in r["fleet"])
+    if (small, 10) in by and (large, 10) in by:
+        ratio = by[(large, 10)]["rerun"][0] / by[(small, 10)]["rerun"][0]
+        cold_ratio = by[(large, 10)]["cold"][0] / by[(small, 10)]["cold"][0]
+        single = by[(small, 10)]["rerun"][0]
+        cpu_per_host = by[(large, 10)]["rerun"][1] / large
+        add("\nRe-run with `-f 10`: T(%d) / T(%d) = %.1f (goal <= 3: %s); cold converge: %.1f.\n" % (
+            large, small, ratio, "met" if ratio <= 3 else "not met", cold_ratio))
+        add("Where the time goes. A run of one converged host costs the controller %.1f s of CPU (%.0f%% of its "
+            "%.1f s): the controller, not the host, is the bottleneck, and once a batch's CPU work exceeds the "
+            "controller's cores, more forks only queue. `site.yml`'s batches add their own floor: %d hosts make %d "
+            "batches (%s) and each runs the whole play, so the run costs about as many single-host runs as there are "
+            "batches, whatever the forks; `-f 10` helps only batches of more than 5 hosts. Connection set-up is inside "
+            "the CPU above (one `docker exec` per task here; over SSH, ControlPersist keeps one connection per host).\n"
+            % (by[(small, 10)]["rerun"][1] / small, 100 * by[(small, 10)]["rerun"][1] / small / single, single,
+               large, len(batches(large)), "+".join(str(b) for b in batches(large))))
+        if "rerun_two_batches" in by[(large, 10)]:
+            wide = by[(large, 10)]["rerun_two_batches"]
+            add("The same %d-host re-run with `-f 10 -e '{\"pqc_edge_serial\": [1, \"100%%\"]}'` (a canary, then all "
+                "the others in one gated batch): %.1f s, T(%d) / T(%d) = %.1f, controller CPU per host %.1f s. The "
+                "difference to the default batches is what the batches cost; the rest is the controller's CPU.\n" % (
+                    large, wide[0], large, small, wide[0] / single, wide[1] / large))
+        add("A 200-host re-run, computed from these measurements (one host's re-run %.1f s, controller CPU per host "
+            "%.1f s from the %d-host run), assuming the hosts are elsewhere so that their own work overlaps, the "
+            "same per-task latency, and site.yml's default batches (%s): each batch takes the longer of its forks "
+            "waves (a host's time each) and its CPU work spread over the controller's cores.\n" % (
+                single, cpu_per_host, large, "+".join(str(b) for b in batches(200))))
+        add("| controller cores | -f 5 | -f 10 | -f 25 | -f 50 |")
+        add("|---|---|---|---|---|")
+        for cores in (2, 8, 16):
+            add("| %d | %s |" % (cores, " | ".join("%.0f min" % (projected(200, forks, cores, single, cpu_per_host) / 60)
+                                                    for forks in (5, 10, 25, 50))))
+        add("")
+    add("![fleet](fleet.png)\n")
+
+
+def write_fleet_chart(r):
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    figure, axis = pyplot.subplots(figsize=(7, 4.2))
+    for forks, style in ((5, "-"), (10, "--")):
+        rows = sorted((f for f in r["fleet"] if f["forks"] == forks), key=lambda f: f["hosts"])
+        axis.plot([f["hosts"] for f in rows], [f["cold"][0] for f in rows], style, marker="o", color="#c0504d",
+                  label="cold converge, -f %d" % forks)
+        axis.plot([f["hosts"] for f in rows], [f["rerun"][0] for f in rows], style, marker="o", color="#3a6ea5",
+                  label="idempotent re-run, -f %d" % forks)
+    axis.set_xlabel("hosts (fresh Debian 13 containers)")
+    axis.set_ylabel("seconds, site.yml with its batches")
+    axis.set_title("pqc.edge, %s, %d cores (controller and hosts)" % (r["date"][:10], r["cores"]))
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(DOCS / "fleet.png", dpi=100)
 
 
 def write_chart(r):
