@@ -651,8 +651,8 @@ def write_fleet(r, add):
         add("| controller cores | -f 5 | -f 10 | -f 25 | -f 50 |")
         add("|---|---|---|---|---|")
         for cores in (2, 8, 16):
-            add("| %d | %s |" % (cores, " | ".join("%.0f min" % (projected(200, forks, cores, single, cpu_per_host) / 60)
-                                                    for forks in (5, 10, 25, 50))))
+            minutes = [projected(200, forks, cores, single, cpu_per_host) / 60 for forks in (5, 10, 25, 50)]
+            add("| %d | %s |" % (cores, " | ".join("%.0f min" % m for m in minutes)))
         add("")
     add("![fleet](fleet.png)\n")
 

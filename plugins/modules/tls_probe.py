@@ -75,6 +75,13 @@ options:
   openssl_path:
     description: The openssl binary for O(engine=openssl); by default the first on the PATH.
     type: path
+  ca_files:
+    description:
+      - PEM files of the certificate authorities to trust (O(engine=openssl) only). The server's chain is then
+        verified against them alone, and its certificate against O(server_name) (or O(host)); see
+        RV(certificate_verified). The handshake is probed either way.
+    type: list
+    elements: path
   timeout:
     description: Seconds to wait for a connection and for each answer.
     type: float
@@ -132,6 +139,15 @@ EXAMPLES = r"""
     port: 8443
     engine: openssl
     signature_algorithms: [mldsa44]
+
+- name: Does a client that trusts only the fleet's ML-DSA root accept the edge's certificate?
+  pqc.edge.tls_probe:
+    host: edge1.example.org
+    engine: openssl
+    signature_algorithms: [mldsa44]
+    ca_files: [/etc/pqc-edge/trust/mldsa-root.crt]
+  register: trusted
+  failed_when: not trusted.certificate_verified
 """
 
 RETURN = r"""
@@ -222,8 +238,28 @@ certificate_subject:
   type: str
   returned: when O(engine=openssl) and a handshake completed
   sample: CN=edge1.example.org
+certificate_issuer:
+  description: Issuer of the server certificate.
+  type: str
+  returned: when O(engine=openssl) and a handshake completed
+  sample: CN=pqc.edge fleet ML-DSA root
+certificate_days_left:
+  description: Whole days until the server certificate expires (negative once it has).
+  type: int
+  returned: when O(engine=openssl) and a handshake completed
+certificate_verified:
+  description: Whether the chain verified against O(ca_files) and the certificate names the server.
+  type: bool
+  returned: when O(ca_files) is given and a handshake completed
+verify_error:
+  description: Why verification failed, as OpenSSL says it; null when it succeeded.
+  type: str
+  returned: when O(ca_files) is given and a handshake completed
+  sample: self-signed certificate in certificate chain
 """
 
+import datetime
+import os
 import re
 import time
 
@@ -284,14 +320,31 @@ class OpenSSLEngine(object):
                              % (self.binary, (err or out).strip()))
         self.local = [g for g in (_groups.by_name(n) for n in out.strip().split(":")) if g is not None]
         self.known_supported = set()
+        self.ca_file = None
+        if p["ca_files"]:
+            # s_client takes one CA file: the ones given, one after the other.
+            self.ca_file = os.path.join(module.tmpdir, "ca-files.pem")
+            with open(self.ca_file, "w") as bundle:
+                for path in p["ca_files"]:
+                    try:
+                        with open(path) as handle:
+                            bundle.write(handle.read().rstrip("\n") + "\n")
+                    except OSError as exc:
+                        module.fail_json(msg="ca_files: cannot read %s: %s" % (path, exc))
 
     def can_share(self, group):
         return group in self.local
 
-    def key_algorithm(self, pem):
-        rc, out, dummy = self.module.run_command([self.binary, "x509", "-noout", "-text"], data=pem)
-        match = re.search(r"Public Key Algorithm: (\S+)", out) if rc == 0 else None
-        return match.group(1) if match else None
+    def certificate_details(self, pem):
+        """Key algorithm and whole days left of a PEM certificate."""
+        rc, out, dummy = self.module.run_command([self.binary, "x509", "-noout", "-text", "-enddate"], data=pem)
+        algorithm = re.search(r"Public Key Algorithm: (\S+)", out) if rc == 0 else None
+        end = re.search(r"^notAfter=(.+)$", out, re.M) if rc == 0 else None
+        days = None
+        if end:
+            expires = datetime.datetime.strptime(end.group(1).strip(), "%b %d %H:%M:%S %Y GMT")
+            days = (expires - datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)).days
+        return (algorithm.group(1) if algorithm else None), days
 
     def _decoy(self, groups):
         """A group this client has and the server is not known to support, to carry the one key share."""
@@ -307,6 +360,9 @@ class OpenSSLEngine(object):
             args += ["-servername", self.server_name]
         if self.sigalgs:
             args += ["-sigalgs", ":".join(self.sigalgs)]
+        if self.ca_file:
+            args += ["-CAfile", self.ca_file,
+                     "-verify_ip" if _tls.is_ip_address(self.server_name) else "-verify_hostname", self.server_name]
         started = time.monotonic()
         rc, out, err = self.module.run_command(args, data="")
         seconds = time.monotonic() - started
@@ -333,7 +389,11 @@ class OpenSSLEngine(object):
         result["handshake_ms"] = round(seconds * 1000.0, 3)
         pem = result.pop("certificate_pem", None)
         if pem:
-            result["certificate_key_algorithm"] = self.key_algorithm(pem)
+            result["certificate_key_algorithm"], result["certificate_days_left"] = self.certificate_details(pem)
+        verify = result.pop("verify", None)
+        if self.ca_file and result["negotiated_group"] is not None:
+            result["certificate_verified"] = verify is not None and verify[0] == 0
+            result["verify_error"] = None if result["certificate_verified"] else (verify[1] if verify else "no verification result")
         if decoy is not None and result["negotiated_group"] == decoy:
             # The server supports the decoy: remember it, and ask again with another one.
             self.known_supported.add(decoy.codepoint)
@@ -357,6 +417,8 @@ def parse_s_client(text):
     cipher = re.search(r"Cipher is (\S+)", text)
     signature = re.search(r"^Peer signature type: (\S+)", text, re.M)
     subject = re.search(r"^subject=(.*)$", text, re.M)
+    issuer = re.search(r"^issuer=(.*)$", text, re.M)
+    verify = re.search(r"^Verify return code: (\d+) \((.*)\)$", text, re.M)
     pem = re.search(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", text, re.S)
     result = {
         "negotiated_group": group,
@@ -368,7 +430,9 @@ def parse_s_client(text):
     if group is not None:
         result["peer_signature_algorithm"] = signature.group(1) if signature else None
         result["certificate_subject"] = subject.group(1).strip() if subject else None
+        result["certificate_issuer"] = issuer.group(1).strip() if issuer else None
         result["certificate_pem"] = pem.group(0) if pem else None
+        result["verify"] = (int(verify.group(1)), verify.group(2)) if verify else None
     return result
 
 
@@ -461,6 +525,7 @@ def main():
             engine=dict(type="str", default="python", choices=["python", "openssl"]),
             transport=dict(type="str", default="tcp", choices=["tcp", "quic"]),
             openssl_path=dict(type="path"),
+            ca_files=dict(type="list", elements="path"),
             timeout=dict(type="float", default=5.0),
         ),
         supports_check_mode=True,
@@ -470,6 +535,8 @@ def main():
         module.fail_json(msg="port=%d is not a %s port (1-65535)" % (p["port"], "UDP" if p["transport"] == "quic" else "TCP"))
     if p["transport"] == "quic" and p["engine"] != "python":
         module.fail_json(msg="transport=quic needs engine=python: the openssl engine runs s_client over TCP")
+    if p["ca_files"] and p["engine"] != "openssl":
+        module.fail_json(msg="ca_files needs engine=openssl: the python engine reads no certificate")
     if not p["groups"]:
         module.fail_json(msg="groups is empty: offer at least one key-exchange group")
     try:

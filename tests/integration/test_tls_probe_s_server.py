@@ -154,3 +154,37 @@ def test_failures_are_clear_sentences(servers):
     assert refused["failed"] and "refused" in refused["msg"]
     unknown = probe_python(servers["ports"]["flat-serverpref"], groups=["X25519", "X25519MLKEM999"])
     assert unknown["failed"] and "X25519MLKEM999" in unknown["msg"]
+
+
+def test_openssl_engine_verifies_the_chain_against_the_given_ca_files_only(servers):
+    """An ML-DSA-44 leaf signed by an ML-DSA-65 root, served by s_server: verified with that root and the right name,
+    refused with another CA or another name, and the issuer and days left read either way."""
+    container = servers["container"]
+    script = (
+        "set -e; cd /root; "
+        "openssl req -x509 -newkey mldsa65 -nodes -subj /CN=Test-Root -days 30 -keyout root.key -out root.crt; "
+        "openssl req -newkey mldsa44 -nodes -subj /CN=edge.example.test -keyout leaf.key -out leaf.csr; "
+        "printf 'subjectAltName=DNS:edge.example.test\\n' > leaf.ext; "
+        "openssl x509 -req -in leaf.csr -CA root.crt -CAkey root.key -days 10 -extfile leaf.ext -out leaf.crt; "
+        "cat leaf.crt root.crt > chain.crt")
+    docker("exec", container, "sh", "-c", script)
+    docker("exec", "-d", container, "openssl", "s_server", "-accept", "9499", "-cert", "/root/leaf.crt",
+           "-key", "/root/leaf.key", "-groups", "X25519MLKEM768:X25519", "-www", "-quiet")
+    time.sleep(0.5)
+
+    trusted = probe_openssl(container, 9499, server_name="edge.example.test", ca_files=["/root/root.crt"])
+    assert not trusted.get("failed"), trusted.get("msg")
+    assert (trusted["certificate_verified"], trusted["verify_error"]) == (True, None)
+    assert trusted["certificate_issuer"] == "CN=Test-Root"
+    assert trusted["certificate_key_algorithm"] == "ML-DSA-44" and trusted["negotiated_group"] == "X25519MLKEM768"
+    assert trusted["certificate_days_left"] in (9, 10)
+
+    other_ca = probe_openssl(container, 9499, server_name="edge.example.test", ca_files=["/root/cert.pem"])
+    assert other_ca["certificate_verified"] is False and "unable to verify" in other_ca["verify_error"]
+    wrong_name = probe_openssl(container, 9499, server_name="other.example.test", ca_files=["/root/root.crt"])
+    assert wrong_name["certificate_verified"] is False and "hostname mismatch" in wrong_name["verify_error"]
+    # Without ca_files nothing is claimed about trust.
+    assert "certificate_verified" not in probe_openssl(container, 9499, server_name="edge.example.test")
+
+    python = probe_python(servers["ports"]["flat-serverpref"], ca_files=["/root/root.crt"])
+    assert python["failed"] and "ca_files needs engine=openssl" in python["msg"]

@@ -51,8 +51,8 @@ def test_ansible_runner_runs_the_site_playbook_from_a_project_with_every_task_in
     artifacts = tmp_path / "artifacts" / "edge"
     assert (artifacts / "status").read_text() == "successful"
     assert (artifacts / "rc").read_text() == "0"
-    events = [json.loads(path.read_text()) for path in sorted((artifacts / "job_events").glob("*.json"),
-                                                               key=lambda p: int(p.name.split("-")[0]))]
+    paths = sorted((artifacts / "job_events").glob("*.json"), key=lambda path: int(path.name.split("-")[0]))
+    events = [json.loads(path.read_text()) for path in paths]
     # Every task but meta ones (flush_handlers reports no result of its own).
     started = {e["event_data"]["task_uuid"]: e["event_data"]["task"] for e in events
                if e["event"] == "playbook_on_task_start" and e["event_data"].get("resolved_action") != "ansible.builtin.meta"}
