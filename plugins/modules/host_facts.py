@@ -75,13 +75,8 @@ options:
     type: list
     elements: str
     default: []
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads; it runs the same way in check mode.
-  diff_mode:
-    support: none
-    description: Nothing to compare.
+extends_documentation_fragment:
+  - pqc.edge.read_only
 notes:
   - The roles compare what they would write with RV(paths) through the P(pqc.edge.differs#filter) filter and skip the
     write where nothing differs, so check mode and C(--diff) stay exact.

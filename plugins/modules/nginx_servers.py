@@ -37,13 +37,8 @@ options:
     description: The systemd service that runs nginx, whose environment O(openssl_conf) defaults to.
     type: str
     default: nginx
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads; it runs the same way in check mode.
-  diff_mode:
-    support: none
-    description: Nothing to compare.
+extends_documentation_fragment:
+  - pqc.edge.read_only
 notes:
   - C(nginx -T) reads the certificates and keys the configuration names, so the module needs root on most hosts.
   - Servers that share a TLS listener are reached by SNI; which groups such a server really negotiates is what

@@ -86,13 +86,8 @@ options:
     description: Seconds to wait for a connection and for each answer.
     type: float
     default: 5.0
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads; it runs the same way in check mode.
-  diff_mode:
-    support: none
-    description: Nothing to compare.
+extends_documentation_fragment:
+  - pqc.edge.read_only
 notes:
   - A server that shares none of the offered groups is a result, not a failure; RV(negotiated_group) is null and
     RV(alert) is V(handshake_failure).

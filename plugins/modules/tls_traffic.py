@@ -41,13 +41,8 @@ options:
     description: Also read the log's rotations (C(path.1), C(path.2.gz), ...), oldest first.
     type: bool
     default: true
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads; it runs the same way in check mode.
-  diff_mode:
-    support: none
-    description: Nothing to compare.
+extends_documentation_fragment:
+  - pqc.edge.read_only
 notes:
   - Hybrid groups that nginx prints as a hex code point (nginx before 1.27.5) are named through the collection's
     group registry.
