@@ -124,7 +124,8 @@ def wait_booted(name):
 
 def start_server():
     run(["docker", "rm", "-f", CLIENT], check=False)
-    boot(SERVER, ["127.0.0.1:%d:8443" % PUBLISHED_PORT])
+    # TCP, and UDP for HTTP/3: the batch gate probes both from the controller.
+    boot(SERVER, ["127.0.0.1:%d:8443" % PUBLISHED_PORT, "127.0.0.1:%d:8443/udp" % PUBLISHED_PORT])
     wait_booted(SERVER)
 
 
