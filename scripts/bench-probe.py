@@ -20,7 +20,8 @@ from ansible_collections.pqc.edge.plugins.modules import tls_probe  # noqa: E402
 
 class Params(object):
     def __init__(self, host, port):
-        self.params = {"host": host, "port": port, "timeout": 5.0, "server_name": None, "signature_algorithms": None}
+        self.params = {"host": host, "port": port, "timeout": 5.0, "server_name": None, "signature_algorithms": None,
+                       "transport": "tcp"}
 
 
 def main():
