@@ -38,7 +38,8 @@ def test_the_build_context_carries_the_collection_and_the_pinned_engine(tmp_path
 def test_the_installed_collection_declares_what_the_controller_needs(tmp_path):
     version = yaml.safe_load((ROOT / "galaxy.yml").read_text())["version"]
     run(["ansible-galaxy", "collection", "build", "--output-path", str(tmp_path), str(ROOT)], cwd=tmp_path)
-    run(["ansible-galaxy", "collection", "install", "--offline", "--no-deps", "-p", str(tmp_path / "collections"),
+    # --force: where the configured collections path has pqc.edge already (the checkout), it would install nothing.
+    run(["ansible-galaxy", "collection", "install", "--offline", "--no-deps", "--force", "-p", str(tmp_path / "collections"),
          str(tmp_path / ("pqc-edge-%s.tar.gz" % version))], cwd=tmp_path)
     found = yaml.safe_load(run([BUILDER, "introspect", str(tmp_path / "collections")], cwd=tmp_path))
     assert found["python"] == ["cryptography>=41  # from collection pqc.edge"]

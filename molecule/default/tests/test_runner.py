@@ -33,7 +33,8 @@ def runner_project(base):
     tarball = base / ("pqc-edge-%s.tar.gz" % version)
     (project / "collections" / "requirements.yml").write_text(yaml.safe_dump(
         {"collections": [{"name": str(tarball), "type": "file"}]}))
-    run([str(BIN / "ansible-galaxy"), "collection", "install", "--offline", "-r", "collections/requirements.yml",
+    # --force: where the configured collections path has pqc.edge already (the checkout), it would install nothing.
+    run([str(BIN / "ansible-galaxy"), "collection", "install", "--offline", "--force", "-r", "collections/requirements.yml",
          "-p", "collections"], cwd=project)
     (project / "site.yml").write_text("---\n- name: Post-quantum TLS edges\n  ansible.builtin.import_playbook: pqc.edge.site\n")
     (project / "ansible.cfg").write_text("[defaults]\ncollections_path = ./collections\n\n[connection]\npipelining = True\n")
