@@ -30,7 +30,7 @@ if ! docker info >/dev/null 2>&1; then
   exit 1
 fi
 case $scenario in
-  default | options | existing)
+  default | options | existing | ca)
     need_image "$image_trixie" image ;;
   source | fleet)
     need_image "$image_trixie" image

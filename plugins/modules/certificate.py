@@ -15,7 +15,9 @@ description:
   - Generates a private key and a certificate for it with the C(openssl) command of the managed host, so that
     post-quantum algorithms such as ML-DSA-44 work wherever that OpenSSL (3.5 native, or 3.2+ with oqs-provider)
     supports them. The Python C(cryptography) library does not offer ML-DSA, hence the command line.
-  - The certificate is self-signed, or signed by a CA whose key and certificate are on the same host.
+  - The certificate is self-signed, or signed by a CA whose key and certificate are on the same host, or signed by
+    a CA elsewhere (O(csr_only), then O(certificate_content)): the module keeps the key and returns a certificate
+    signing request when a certificate is due, and later checks and installs what that CA signed.
   - Nothing is regenerated while the key has the requested algorithm and size and the certificate matches the key,
     carries the requested subject and subject alternative names, is signed by the requested CA and is valid for
     more than O(renew_days) days. The reasons for any change are returned.
@@ -72,8 +74,25 @@ options:
     description: Sign with this CA certificate instead of self-signing. Needs O(ca_private_key_path).
     type: path
   ca_private_key_path:
-    description: The CA's private key.
+    description: The CA's private key, when that CA is on this host.
     type: path
+  csr_only:
+    description:
+      - For a CA on another host (see M(pqc.edge.ca_sign)). Keep the private key, and when the certificate must be
+        (re)issued for one of the reasons above return a certificate signing request in RV(csr) instead of issuing
+        it. Needs O(ca_certificate_path) (a copy of that CA's certificate, to check the current certificate against)
+        and no O(ca_private_key_path).
+      - The key counts as a change; the certificate does so when it is installed. In check mode a certificate that
+        is due counts as a change here, since nothing is signed or installed then.
+    type: bool
+    default: false
+  certificate_content:
+    description:
+      - The PEM certificate that the CA of O(ca_certificate_path) signed for the key of O(private_key_path). It is
+        installed only after checking that it belongs to that key, is signed by that CA, carries the requested
+        subject and names and is valid for more than O(renew_days) days; otherwise the module fails and the current
+        certificate stays.
+    type: str
   private_key_mode:
     description: File mode of the private key.
     type: str
@@ -107,6 +126,17 @@ EXAMPLES = r"""
     subject_alt_names:
       - DNS:edge1.example.org
       - IP:192.0.2.10
+
+- name: ML-DSA-44 key on the edge, and a request when a certificate from the fleet CA is due
+  pqc.edge.certificate:
+    private_key_path: /etc/pqc-edge/tls/default/mldsa44.key
+    certificate_path: /etc/pqc-edge/tls/default/mldsa44.crt
+    key_algorithm: mldsa44
+    common_name: edge1.example.org
+    subject_alt_names: [DNS:edge1.example.org]
+    ca_certificate_path: /etc/pqc-edge/tls/fleet-ca/mldsa65-root.crt
+    csr_only: true
+  register: request
 
 - name: RSA certificate signed by a local CA
   pqc.edge.certificate:
@@ -144,6 +174,10 @@ not_after:
   type: str
   returned: always
   sample: "Nov 26 15:26:33 2027 GMT"
+csr:
+  description: The certificate signing request (PEM) when O(csr_only) and a certificate is due; empty otherwise.
+  type: str
+  returned: always
 openssl_version:
   description: Version of the OpenSSL that was used.
   type: str
@@ -324,6 +358,34 @@ def issue_certificate(module, openssl, params):
     os.replace(tmp, params["certificate_path"])
 
 
+def make_csr(module, openssl, params):
+    """A request for the names alone: the signing CA sets every other extension itself."""
+    csr = temporary_path_beside(module, params["certificate_path"], "0644")
+    names = ["-addext", "subjectAltName=" + ",".join(s.strip() for s in params["subject_alt_names"])] if params["subject_alt_names"] else []
+    openssl.run(["req", "-new", "-key", params["private_key_path"], "-subj", subject_arg(params["common_name"])] + names + ["-out", csr])
+    with open(csr) as f:
+        return f.read()
+
+
+def install_signed(module, openssl, params):
+    """Install certificate_content after checking it; True when the file changed."""
+    path = params["certificate_path"]
+    content = params["certificate_content"].strip() + "\n"
+    if os.path.isfile(path):
+        with open(path) as f:
+            if f.read() == content:
+                return False
+    tmp = temporary_path_beside(module, path, params["certificate_mode"])
+    with open(tmp, "w") as f:
+        f.write(content)
+    reasons = certificate_reasons(openssl, dict(params, certificate_path=tmp))
+    if reasons:
+        raise OpenSSLError("the signed certificate for %s was not installed: %s" % (path, "; ".join(reasons)))
+    if not module.check_mode:
+        os.replace(tmp, path)
+    return True
+
+
 def check_algorithm_available(openssl, params):
     """Generate a throw-away key in memory: the one reliable test across native and provider algorithms."""
     if params["key_algorithm"] == "rsa":
@@ -354,8 +416,12 @@ def main():
             private_key_mode=dict(type="str", default="0600", no_log=False),
             certificate_mode=dict(type="str", default="0644"),
             openssl_path=dict(type="path"),
+            csr_only=dict(type="bool", default=False),
+            certificate_content=dict(type="str"),
         ),
-        required_together=[("ca_certificate_path", "ca_private_key_path")],
+        required_by={"ca_private_key_path": "ca_certificate_path", "certificate_content": "ca_certificate_path"},
+        mutually_exclusive=[("csr_only", "certificate_content"), ("ca_private_key_path", "csr_only"),
+                            ("ca_private_key_path", "certificate_content")],
         supports_check_mode=True,
     )
     params = module.params
@@ -371,11 +437,23 @@ def main():
         if not sep or not value.strip() or kind.strip().upper() not in ("DNS", "IP", "EMAIL", "URI"):
             module.fail_json(msg="invalid subject alternative name %r: expected DNS:<name>, IP:<address>, email:<addr> or URI:<uri>" % san)
 
+    signed_elsewhere = params["csr_only"] or params["certificate_content"] is not None
+    if params["ca_certificate_path"] and not params["ca_private_key_path"] and not signed_elsewhere:
+        module.fail_json(msg="ca_certificate_path needs ca_private_key_path, or csr_only / certificate_content for a CA on another host")
+
     openssl = OpenSSL(module, params["openssl_path"])
     result = dict(changed=False, key_changed=False, certificate_changed=False, reasons=[],
-                  key_algorithm=params["key_algorithm"], not_after="")
+                  key_algorithm=params["key_algorithm"], not_after="", csr="")
     try:
         result["openssl_version"] = openssl.version()
+        if params["certificate_content"] is not None:
+            reasons = key_reasons(openssl, params)
+            if reasons:
+                module.fail_json(msg="no certificate installed for %s: %s" % (params["private_key_path"], "; ".join(reasons)), **result)
+            result["certificate_changed"] = result["changed"] = install_signed(module, openssl, params)
+            result["reasons"] = ["signed certificate installed"] if result["changed"] else []
+            result["not_after"] = certificate_not_after(openssl, params["certificate_path"]) if os.path.exists(params["certificate_path"]) else ""
+            module.exit_json(**result)
         check_algorithm_available(openssl, params)
         reasons = key_reasons(openssl, params)
         result["key_changed"] = bool(reasons)
@@ -384,6 +462,9 @@ def main():
         result["certificate_changed"] = bool(reasons)
         result["reasons"] = list(reasons)
         result["changed"] = bool(reasons)
+        if params["csr_only"] and not module.check_mode:
+            # The certificate changes when the CA's answer is installed, not here.
+            result["changed"] = result["key_changed"]
         key_mode = int(params["private_key_mode"], 8)
         if not result["key_changed"] and stat.S_IMODE(os.stat(params["private_key_path"]).st_mode) != key_mode:
             result["reasons"].append("private key mode is not %s" % params["private_key_mode"])
@@ -396,9 +477,12 @@ def main():
             module.exit_json(**result)
         if result["key_changed"]:
             generate_key(module, openssl, params)
-        if result["certificate_changed"]:
+        if result["certificate_changed"] and params["csr_only"]:
+            result["csr"] = make_csr(module, openssl, params)
+        elif result["certificate_changed"]:
             issue_certificate(module, openssl, params)
-        result["not_after"] = certificate_not_after(openssl, params["certificate_path"])
+        if os.path.exists(params["certificate_path"]):
+            result["not_after"] = certificate_not_after(openssl, params["certificate_path"])
     except OpenSSLError as exc:
         module.fail_json(msg=str(exc), **result)
     module.exit_json(**result)
