@@ -13,13 +13,13 @@ short_description: Sign a TLS server certificate request with a CA whose key sta
 version_added: "0.9.0"
 description:
   - Runs on the CA host. Takes a certificate signing request (CSR) as text, checks it, and returns the signed
-    certificate as text, so that only the request and the certificate travel: the CA's private key never leaves
+    certificate as text, so that only the request and the certificate travel. The CA's private key never leaves
     this host and the edge's private key never leaves the edge.
   - The request must carry a valid signature of its own key (proof of possession), a subject that is only a common
     name, and subject alternative names that are all in O(allowed_names) and, where O(allowed_domains) is given,
     all inside those domains. Anything else is refused before anything is signed or written.
-  - The certificate's extensions are the module's, not the request's (a request cannot ask for C(CA:TRUE)): a TLS
-    server certificate with the request's names, key and subject key identifiers.
+  - The certificate's extensions are the module's, not the request's (a request cannot ask for C(CA:TRUE)), making a
+    TLS server certificate with the request's names, key and subject key identifiers.
   - Each certificate gets a random 159-bit serial number that is reserved in O(issued_dir) (one file per serial,
     created exclusively, so two concurrent signings never share one) and recorded with the requester in
     C(index.tsv) there.
@@ -191,7 +191,10 @@ def check_request(openssl, csr_path, allowed, domains):
 def reserve_serial(issued_dir):
     """A random positive serial below 2^159, reserved by creating its file exclusively."""
     for dummy in range(16):
-        serial = "%040X" % (int.from_bytes(os.urandom(20), "big") >> 1)
+        number = int.from_bytes(os.urandom(20), "big") >> 1
+        # Whole bytes without leading zero bytes: the serial as `openssl x509 -serial` prints it.
+        serial = "%X" % number
+        serial = "0" * (len(serial) % 2) + serial
         path = os.path.join(issued_dir, serial + ".pem")
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)

@@ -16,7 +16,7 @@ description:
     post-quantum algorithms such as ML-DSA-44 work wherever that OpenSSL (3.5 native, or 3.2+ with oqs-provider)
     supports them. The Python C(cryptography) library does not offer ML-DSA, hence the command line.
   - The certificate is self-signed, or signed by a CA whose key and certificate are on the same host, or signed by
-    a CA elsewhere (O(csr_only), then O(certificate_content)): the module keeps the key and returns a certificate
+    a CA elsewhere (O(csr_only), then O(certificate_content)), where the module keeps the key and returns a certificate
     signing request when a certificate is due, and later checks and installs what that CA signed.
   - Nothing is regenerated while the key has the requested algorithm and size and the certificate matches the key,
     carries the requested subject and subject alternative names, is signed by the requested CA and is valid for

@@ -143,3 +143,12 @@ def test_renewal_is_due_within_renew_days(edge, ca):
     due = run_module(certificate.main, dict(edge, csr_only=True, renew_days=30))
     assert "certificate expires within 30 days" in due["reasons"] and due["csr"]
     assert not due["changed"]
+
+
+def test_the_serial_is_reported_as_openssl_prints_it(edge, ca, monkeypatch):
+    # A serial whose first byte is zero: OpenSSL prints it without that byte.
+    monkeypatch.setattr(ca_sign.os, "urandom", lambda n: b"\x00\x00\x42" + b"\x17" * (n - 3))
+    dummy, signed, dummy2 = issue(edge, ca)
+    printed = subprocess.run(["openssl", "x509", "-in", edge["certificate_path"], "-noout", "-serial"], capture_output=True, text=True,
+                             check=True).stdout.strip()
+    assert printed == "serial=" + signed["serial"]

@@ -1,0 +1,252 @@
+"""The fleet CA: clients that trust only the fleet's roots, where the CA keys are (and are not), serials, renewal under
+load, and the names the CA host refuses.
+
+These tests drive plays against the whole scenario, so they run once (no `host` fixture); a test that changes the
+certificates leaves the edges converged.
+"""
+
+import json
+import os
+import shlex
+import subprocess
+import time
+
+import testinfra
+
+CA = "pqc-edge-ca-root"
+EDGES = ["pqc-edge-ca-edge-1", "pqc-edge-ca-edge-2"]
+INVENTORY = os.environ.get("MOLECULE_INVENTORY_FILE", "")
+EPHEMERAL = os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "")
+# As molecule.yml sets certificates_fleet_ca_local_dir.
+LOCAL_ROOTS = os.path.join(EPHEMERAL, "fleet-ca")
+CA_DIR = "/etc/pqc-edge/ca"
+TLS_DIR = "/etc/pqc-edge/tls"
+
+
+def node(name):
+    return testinfra.get_host("ansible://%s?ansible_inventory=%s" % (name, INVENTORY))
+
+
+def ansible_playbook(playbook, extra_vars=None, *args):
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
+    cmd = ["ansible-playbook", "-i", INVENTORY, playbook] + list(args)
+    if extra_vars:
+        cmd += ["-e", json.dumps(extra_vars)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=1200, env=env, check=False)
+
+
+def converge(extra_vars=None):
+    return ansible_playbook(os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "converge.yml"), extra_vars)
+
+
+def put_client_roots(edge):
+    """The controller's copy of the roots, as a client would be given them, in a directory of the client's own."""
+    edge.run("rm -rf /root/client && mkdir -p /root/client")
+    for name in ("mldsa65-root.crt", "ecdsa-root.crt"):
+        with open(os.path.join(LOCAL_ROOTS, name)) as f:
+            content = f.read()
+        assert "BEGIN CERTIFICATE" in content and "PRIVATE KEY" not in content
+        edge.run("cat > /root/client/%s <<'EOF'\n%sEOF" % (name, content))
+    edge.run("cat /root/client/mldsa65-root.crt /root/client/ecdsa-root.crt > /root/client/roots.pem")
+
+
+def s_client(edge, name, ca_file, extra):
+    return edge.run(
+        "openssl s_client -connect 127.0.0.1:8443 -servername %s -verify_hostname %s -verify_return_error -CAfile %s "
+        "-no-CApath -no-CAstore %s </dev/null 2>&1" % (name, name, ca_file, extra))
+
+
+def serial_of(edge, path):
+    return edge.run("openssl x509 -in %s -noout -serial" % path).stdout.strip()
+
+
+def test_post_quantum_client_with_only_the_mldsa_root_verifies_and_gets_the_hybrid():
+    for name in EDGES:
+        edge = node(name)
+        put_client_roots(edge)
+        out = s_client(edge, name, "/root/client/mldsa65-root.crt", "-groups X25519MLKEM768 -sigalgs mldsa44").stdout
+        assert "Verification: OK" in out, out
+        assert "Negotiated TLS1.3 group: X25519MLKEM768" in out, out
+        assert "Peer signature type: mldsa44" in out or "Peer signature type: ML-DSA-44" in out, out
+        # The other root alone does not verify it: the chain really ends at the ML-DSA root.
+        wrong = s_client(edge, name, "/root/client/ecdsa-root.crt", "-groups X25519MLKEM768 -sigalgs mldsa44")
+        assert wrong.rc != 0 and "Verification: OK" not in wrong.stdout
+
+
+def test_classical_client_with_only_the_classical_root_verifies():
+    for name in EDGES:
+        edge = node(name)
+        put_client_roots(edge)
+        out = s_client(edge, name, "/root/client/ecdsa-root.crt",
+                       "-groups X25519 -sigalgs rsa_pss_rsae_sha256:ecdsa_secp256r1_sha256").stdout
+        assert "Verification: OK" in out, out
+        assert "Peer Temp Key: X25519," in out, out
+        issuer = edge.run("openssl x509 -in %s/default/rsa.crt -noout -issuer" % TLS_DIR).stdout
+        assert "ECDSA root" in issuer, issuer
+
+
+def test_curl_with_only_the_roots_gets_200_from_each_edge():
+    for name in EDGES:
+        edge = node(name)
+        put_client_roots(edge)
+        code = edge.run("curl -s -o /dev/null -w '%%{http_code}' --cacert /root/client/roots.pem --resolve %s:8443:127.0.0.1 "
+                        "https://%s:8443/api/health" % (name, name))
+        assert code.stdout == "200", code.stdout + code.stderr
+        # And without the roots, curl does not trust the edge (edge 2 has no fleet root in its trust store).
+    untrusted = node(EDGES[1]).run("curl -s -o /dev/null --resolve %s:8443:127.0.0.1 https://%s:8443/api/health" % (EDGES[1], EDGES[1]))
+    assert untrusted.rc == 60, untrusted.rc
+
+
+def test_trust_store_holds_the_roots_where_asked():
+    trusting = node(EDGES[0])
+    assert trusting.file("/usr/local/share/ca-certificates/pqc-edge-fleet-mldsa65-root.crt").exists
+    code = trusting.run("curl -s -o /dev/null -w '%%{http_code}' --resolve %s:8443:127.0.0.1 https://%s:8443/api/health"
+                        % (EDGES[0], EDGES[0]))
+    assert code.stdout == "200", code.stdout + code.stderr
+    assert not node(EDGES[1]).file("/usr/local/share/ca-certificates/pqc-edge-fleet-mldsa65-root.crt").exists
+
+
+def public_keys_of_private_keys(host, dirs):
+    """The public key of every PEM private key under dirs on a container."""
+    found = host.run("grep -rlI -e 'PRIVATE KEY-----' %s 2>/dev/null || true" % " ".join(dirs)).stdout.split()
+    return dict((path, host.run("openssl pkey -in %s -pubout" % shlex.quote(path)).stdout) for path in found)
+
+
+def test_no_ca_private_key_outside_the_ca_host():
+    ca = node(CA)
+    root_publics = [ca.run("openssl x509 -in %s/%s-root.crt -noout -pubkey" % (CA_DIR, name)).stdout for name in ("mldsa65", "ecdsa")]
+    assert all("BEGIN PUBLIC KEY" in key for key in root_publics)
+    # The search finds them where they are, so it would find them elsewhere.
+    on_ca = public_keys_of_private_keys(ca, [CA_DIR])
+    assert sorted(on_ca) == ["%s/ecdsa-root.key" % CA_DIR, "%s/mldsa65-root.key" % CA_DIR]
+    assert sorted(on_ca.values()) == sorted(root_publics)
+    assert ca.file("%s/mldsa65-root.key" % CA_DIR).mode == 0o600 and ca.file(CA_DIR).mode == 0o700
+    searched = ["/etc", "/root", "/tmp", "/var", "/opt", "/srv", "/home", "/usr/local"]
+    for name in EDGES:
+        keys = public_keys_of_private_keys(node(name), searched)
+        assert len(keys) == 2, keys  # the edge's own ML-DSA and RSA keys
+        assert not set(keys.values()) & set(root_publics), keys
+    # The controller: everything the runs wrote (molecule's directory with the fetched roots, Ansible's temporary files).
+    controller = testinfra.get_host("local://")
+    local = public_keys_of_private_keys(controller, [EPHEMERAL, os.path.expanduser("~/.ansible/tmp")])
+    assert not set(local.values()) & set(root_publics), sorted(local)
+    assert sorted(os.listdir(LOCAL_ROOTS)) == ["ecdsa-root.crt", "mldsa65-root.crt"]
+
+
+def test_serials_are_unique_and_recorded_on_the_ca_host():
+    index = node(CA).file("%s/issued/index.tsv" % CA_DIR).content_string.splitlines()
+    serials = [line.split("\t")[1] for line in index]
+    assert len(serials) >= 4 and len(set(serials)) == len(serials)
+    requesters = [line.split("\t")[3] for line in index]
+    assert sorted(set(requesters)) == EDGES
+    for name in EDGES:
+        for algorithm in ("mldsa44", "rsa"):
+            serial = serial_of(node(name), "%s/default/%s.crt" % (TLS_DIR, algorithm)).partition("=")[2]
+            assert serial in serials
+
+
+# Runs until the test stops it, bounded by a deadline, so that a slow machine cannot end it mid-run.
+LOOP = (
+    "date +%s > /root/loop.start; deadline=$(( $(date +%s) + 900 )); : > /root/loop.codes; "
+    "while [ ! -f /root/loop.stop ] && [ $(date +%s) -lt $deadline ]; do "
+    "curl -s -o /dev/null -w '%{http_code}\\n' --max-time 3 --cacert /root/client/roots.pem --resolve NAME:8443:127.0.0.1 "
+    "https://NAME:8443/api/health >> /root/loop.codes; sleep 0.02; done; date +%s > /root/loop.end"
+)
+
+
+def test_forced_renewal_changes_the_certificates_and_fails_no_request():
+    edges = [node(name) for name in EDGES]
+    before = {}
+    for name, edge in zip(EDGES, edges):
+        put_client_roots(edge)
+        before[name] = [serial_of(edge, "%s/default/%s.crt" % (TLS_DIR, a)) for a in ("mldsa44", "rsa")]
+        edge.run("rm -f /root/loop.*")
+        edge.run("setsid sh -c %s >/dev/null 2>&1 < /dev/null &" % shlex.quote(LOOP.replace("NAME", name)))
+    time.sleep(2)
+    started = time.time()
+    # Every certificate of 365 days now expires "within 365 days": the ordinary renewal path, for all of them (the new
+    # ones are valid for 730 days, so the plain converge after them changes nothing).
+    result = converge({"certificates_renew_days": 365, "certificates_valid_days": 730})
+    finished = time.time()
+    time.sleep(2)
+    for edge in edges:
+        edge.run("touch /root/loop.stop")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name, edge in zip(EDGES, edges):
+        for dummy in range(50):
+            if edge.file("/root/loop.end").exists:
+                break
+            time.sleep(0.2)
+        after = [serial_of(edge, "%s/default/%s.crt" % (TLS_DIR, a)) for a in ("mldsa44", "rsa")]
+        assert after[0] != before[name][0] and after[1] != before[name][1], (before[name], after)
+        codes = edge.file("/root/loop.codes").content_string.split()
+        start, end = int(edge.file("/root/loop.start").content_string), int(edge.file("/root/loop.end").content_string)
+        assert start <= started and end >= finished, "the request loop did not span the renewal"
+        assert len(codes) >= 50, len(codes)
+        assert set(codes) == {"200"}, "failed requests on %s: %s" % (name, sorted(set(codes)))
+        # nginx serves the new certificate.
+        out = s_client(edge, name, "/root/client/mldsa65-root.crt", "-groups X25519MLKEM768 -sigalgs mldsa44 -showcerts").stdout
+        assert "Verification: OK" in out
+    again = converge()
+    assert again.returncode == 0 and "changed=0" in again.stdout, again.stdout[-3000:]
+
+
+def test_the_ca_host_refuses_a_request_for_a_name_the_edge_does_not_have():
+    edge, ca = node(EDGES[1]), node(CA)
+    index_before = ca.file("%s/issued/index.tsv" % CA_DIR).content_string
+    edge.run("openssl genpkey -algorithm mldsa44 -out /root/rogue.key")
+    csr = edge.run("openssl req -new -key /root/rogue.key -subj /CN=%s -addext subjectAltName=DNS:%s,DNS:bank.example.com"
+                   % (EDGES[1], EDGES[1])).stdout
+    assert "BEGIN CERTIFICATE REQUEST" in csr
+    # What the role asks the CA host for this edge: its own names only (its inventory name, localhost, 127.0.0.1).
+    args = {"csr": csr, "ca_certificate_path": CA_DIR + "/mldsa65-root.crt", "ca_private_key_path": CA_DIR + "/mldsa65-root.key",
+            "allowed_names": ["DNS:%s" % EDGES[1], "DNS:localhost", "IP:127.0.0.1"], "requester": EDGES[1],
+            "issued_dir": CA_DIR + "/issued"}
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
+    refused = subprocess.run(["ansible", "-i", INVENTORY, CA, "-m", "pqc.edge.ca_sign", "-a", json.dumps(args)],
+                             capture_output=True, text=True, timeout=120, env=env, check=False)
+    assert refused.returncode != 0, refused.stdout
+    assert "refused to sign" in refused.stdout and "DNS:bank.example.com" in refused.stdout, refused.stdout
+    assert ca.file("%s/issued/index.tsv" % CA_DIR).content_string == index_before
+    edge.run("rm -f /root/rogue.key")
+
+
+def test_a_site_outside_the_ca_domains_fails_early_and_changes_nothing():
+    edges = [node(name) for name in EDGES]
+    ca = node(CA)
+    before = [e.run("sha256sum %s/*/*.crt %s/*/*.key /etc/nginx/sites-enabled/*" % (TLS_DIR, TLS_DIR)).stdout for e in edges]
+    index_before = ca.file("%s/issued/index.tsv" % CA_DIR).content_string
+    sites = [{"name": "default", "server_names": ["{{ inventory_hostname }}"], "default_server": True,
+              "locations": [{"path": "/", "proxy": "backend"}]},
+             {"name": "shop", "server_names": ["shop.example.net"], "locations": [{"path": "/", "proxy": "backend"}]}]
+    domains = ["pqc-edge-ca-edge-1", "pqc-edge-ca-edge-2", "localhost", "IP:127.0.0.1"]
+    result = converge({"pqc_edge_sites": sites, "certificates_fleet_ca_domains": domains})
+    assert result.returncode != 0
+    said = " ".join((result.stdout + result.stderr).split())
+    assert "outside them: DNS:shop.example.net (from pqc_edge_sites" in said, said[-3000:]
+    assert [e.run("sha256sum %s/*/*.crt %s/*/*.key /etc/nginx/sites-enabled/*" % (TLS_DIR, TLS_DIR)).stdout for e in edges] == before
+    assert ca.file("%s/issued/index.tsv" % CA_DIR).content_string == index_before
+
+
+def test_verify_playbook_verifies_every_certificate_against_the_roots():
+    result = ansible_playbook(os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "playbooks", "verify.yml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("2 certificates verified against their CA") == 2, result.stdout[-3000:]
+    assert "NOT verified" not in result.stdout
+
+
+def test_report_shows_issuer_trust_and_days_left_of_every_certificate(tmp_path):
+    result = ansible_playbook(os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "playbooks", "report.yml"),
+                              {"pqc_edge_report_dir": str(tmp_path)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    with open(tmp_path / "pqc-report.json") as f:
+        rows = dict((row["host"], row) for row in json.load(f)["hosts"])
+    assert sorted(rows) == EDGES
+    for row in rows.values():
+        certificates = dict((c["key_algorithm"], c) for c in row["certificates"])
+        assert sorted(certificates) == ["ML-DSA-44", "rsaEncryption"]
+        assert certificates["ML-DSA-44"]["issuer"] == "CN=pqc.edge private CA (ML-DSA root)"
+        assert certificates["rsaEncryption"]["issuer"] == "CN=pqc.edge private CA (ECDSA root)"
+        assert all(c["trusted"] is True and c["days_left"] > 300 for c in certificates.values()), certificates
+    markdown = (tmp_path / "pqc-report.md").read_text()
+    assert markdown.count("CN=pqc.edge private CA (ML-DSA root), trusted") == 2
