@@ -92,7 +92,7 @@ image-bookworm: docker
 # Ansible); scripts/molecule-lanes.sh prints each scenario's output whole when it ends.
 # The scenarios that need the source cache and build cache run plain (plain:), without the variables exported here,
 # as `molecule test -s <scenario>` in the checkout: their molecule.yml must find everything by itself.
-MOLECULE_LANES ?= "plain:static-openssl default options" "plain:fleet plain:source existing"
+MOLECULE_LANES ?= "plain:static-openssl default options" "plain:fleet plain:source existing ca"
 molecule: venv collection-link image image-bookworm source-cache
 	rm -rf $(PQC_EDGE_BUILD_CACHE)
 	scripts/molecule-lanes.sh $(MOLECULE_LANES)
