@@ -78,14 +78,20 @@ options:
     type: path
   csr_only:
     description:
-      - For a CA on another host (see M(pqc.edge.ca_sign)). Keep the private key, and when the certificate must be
-        (re)issued for one of the reasons above return a certificate signing request in RV(csr) instead of issuing
-        it. Needs O(ca_certificate_path) (a copy of that CA's certificate, to check the current certificate against)
-        and no O(ca_private_key_path).
+      - For a CA on another host (see M(pqc.edge.ca_sign)) or an ACME directory. Keep the private key, and when the
+        certificate must be (re)issued for one of the reasons above return a certificate signing request in RV(csr)
+        instead of issuing it. With O(ca_certificate_path) (a copy of that CA's certificate) the current certificate
+        must be signed by that CA; without it, it must not be self-signed. Takes no O(ca_private_key_path).
       - The key counts as a change; the certificate does so when it is installed. In check mode a certificate that
         is due counts as a change here, since nothing is signed or installed then.
     type: bool
     default: false
+  check_subject:
+    description:
+      - Whether the certificate's subject must be C(CN=)O(common_name). ACME CAs set the subject themselves (or leave it
+        empty); the names are checked either way.
+    type: bool
+    default: true
   certificate_content:
     description:
       - The PEM certificate that the CA of O(ca_certificate_path) signed for the key of O(private_key_path). It is
@@ -246,8 +252,10 @@ def is_ca_certificate(openssl, cert_path):
 
 
 def signed_by(openssl, cert_path, ca_cert_path):
+    # The certificate file may carry intermediates after the leaf (a full chain): they may complete the path.
     rc = openssl.run(
-        ["verify", "-no-CApath", "-no-CAstore", "-CAfile", ca_cert_path, "-purpose", "any", cert_path], check=False
+        ["verify", "-no-CApath", "-no-CAstore", "-CAfile", ca_cert_path, "-untrusted", cert_path, "-purpose", "any", cert_path],
+        check=False,
     )[0]
     return rc == 0
 
@@ -281,7 +289,7 @@ def certificate_reasons(openssl, params):
         if openssl.public_key_of_certificate(path) != openssl.public_key_of_key(params["private_key_path"]):
             return ["certificate does not belong to the private key"]
         reasons = []
-        if certificate_subject(openssl, path) != "CN=%s" % rfc2253_escape(params["common_name"]):
+        if params["check_subject"] and certificate_subject(openssl, path) != "CN=%s" % rfc2253_escape(params["common_name"]):
             reasons.append("subject differs from CN=%s" % params["common_name"])
         if certificate_sans(openssl, path) != sorted(normalise_san(s) for s in params["subject_alt_names"]):
             reasons.append("subject alternative names differ")
@@ -290,8 +298,11 @@ def certificate_reasons(openssl, params):
         ca_cert = params["ca_certificate_path"]
         if ca_cert and not signed_by(openssl, path, ca_cert):
             reasons.append("not signed by %s" % ca_cert)
-        if not ca_cert and not signed_by(openssl, path, path):
+        if not ca_cert and not params["csr_only"] and not signed_by(openssl, path, path):
             reasons.append("not self-signed")
+        if not ca_cert and params["csr_only"] and signed_by(openssl, path, path):
+            # A CA elsewhere (an ACME directory) signs it: a self-signed one is a stand-in to replace.
+            reasons.append("self-signed stand-in")
         if expires_within(openssl, path, params["renew_days"]):
             reasons.append("certificate expires within %d days" % params["renew_days"])
         return reasons
@@ -418,6 +429,7 @@ def main():
             openssl_path=dict(type="path"),
             csr_only=dict(type="bool", default=False),
             certificate_content=dict(type="str"),
+            check_subject=dict(type="bool", default=True),
         ),
         required_by={"ca_private_key_path": "ca_certificate_path", "certificate_content": "ca_certificate_path"},
         mutually_exclusive=[("csr_only", "certificate_content"), ("ca_private_key_path", "csr_only"),

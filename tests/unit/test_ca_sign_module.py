@@ -152,3 +152,15 @@ def test_the_serial_is_reported_as_openssl_prints_it(edge, ca, monkeypatch):
     printed = subprocess.run(["openssl", "x509", "-in", edge["certificate_path"], "-noout", "-serial"], capture_output=True, text=True,
                              check=True).stdout.strip()
     assert printed == "serial=" + signed["serial"]
+
+
+def test_for_an_acme_ca_a_self_signed_stand_in_is_due_and_a_ca_signed_one_is_kept(edge, ca):
+    acme = dict(edge, ca_certificate_path=None, check_subject=False)
+    run_module(certificate.main, dict(acme, csr_only=False))  # the self-signed stand-in
+    due = run_module(certificate.main, dict(acme, csr_only=True))
+    assert due["reasons"] == ["self-signed stand-in"] and due["csr"]
+    signed = run_module(ca_sign.main, sign_args(ca, due["csr"]))
+    with open(edge["certificate_path"], "w") as f:
+        f.write(signed["certificate"])
+    kept = run_module(certificate.main, dict(acme, csr_only=True))
+    assert kept["reasons"] == [] and kept["csr"] == ""
