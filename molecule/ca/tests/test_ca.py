@@ -1,5 +1,5 @@
-"""The fleet CA: clients that trust only the fleet's roots, where the CA keys are (and are not), serials, renewal under
-load, and the names the CA host refuses.
+"""Certificates clients can verify: the fleet CA's ML-DSA certificates and Pebble's ACME certificates, clients that
+trust only those roots, where the CA keys are (and are not), serials, renewal under load, and refused names.
 
 These tests drive plays against the whole scenario, so they run once (no `host` fixture); a test that changes the
 certificates leaves the edges converged.
@@ -19,6 +19,8 @@ INVENTORY = os.environ.get("MOLECULE_INVENTORY_FILE", "")
 EPHEMERAL = os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "")
 # As molecule.yml sets certificates_fleet_ca_local_dir.
 LOCAL_ROOTS = os.path.join(EPHEMERAL, "fleet-ca")
+# Pebble's root, fetched by prepare.yml: the test clients' only trust for the classical certificates.
+ACME_ROOT = os.path.join(EPHEMERAL, "acme-root.pem")
 CA_DIR = "/etc/pqc-edge/ca"
 TLS_DIR = "/etc/pqc-edge/tls"
 
@@ -42,12 +44,12 @@ def converge(extra_vars=None):
 def put_client_roots(edge):
     """The controller's copy of the roots, as a client would be given them, in a directory of the client's own."""
     edge.run("rm -rf /root/client && mkdir -p /root/client")
-    for name in ("mldsa65-root.crt", "ecdsa-root.crt"):
-        with open(os.path.join(LOCAL_ROOTS, name)) as f:
+    for name, path in (("mldsa65-root.crt", os.path.join(LOCAL_ROOTS, "mldsa65-root.crt")), ("acme-root.crt", ACME_ROOT)):
+        with open(path) as f:
             content = f.read()
         assert "BEGIN CERTIFICATE" in content and "PRIVATE KEY" not in content
         edge.run("cat > /root/client/%s <<'EOF'\n%sEOF" % (name, content))
-    edge.run("cat /root/client/mldsa65-root.crt /root/client/ecdsa-root.crt > /root/client/roots.pem")
+    edge.run("cat /root/client/mldsa65-root.crt /root/client/acme-root.crt > /root/client/roots.pem")
 
 
 def s_client(edge, name, ca_file, extra):
@@ -69,20 +71,20 @@ def test_post_quantum_client_with_only_the_mldsa_root_verifies_and_gets_the_hybr
         assert "Negotiated TLS1.3 group: X25519MLKEM768" in out, out
         assert "Peer signature type: mldsa44" in out or "Peer signature type: ML-DSA-44" in out, out
         # The other root alone does not verify it: the chain really ends at the ML-DSA root.
-        wrong = s_client(edge, name, "/root/client/ecdsa-root.crt", "-groups X25519MLKEM768 -sigalgs mldsa44")
+        wrong = s_client(edge, name, "/root/client/acme-root.crt", "-groups X25519MLKEM768 -sigalgs mldsa44")
         assert wrong.rc != 0 and "Verification: OK" not in wrong.stdout
 
 
-def test_classical_client_with_only_the_classical_root_verifies():
+def test_classical_client_with_only_the_acme_root_verifies_the_acme_certificate():
     for name in EDGES:
         edge = node(name)
         put_client_roots(edge)
-        out = s_client(edge, name, "/root/client/ecdsa-root.crt",
+        out = s_client(edge, name, "/root/client/acme-root.crt",
                        "-groups X25519 -sigalgs rsa_pss_rsae_sha256:ecdsa_secp256r1_sha256").stdout
         assert "Verification: OK" in out, out
         assert "Peer Temp Key: X25519," in out, out
         issuer = edge.run("openssl x509 -in %s/default/rsa.crt -noout -issuer" % TLS_DIR).stdout
-        assert "ECDSA root" in issuer, issuer
+        assert "Pebble Intermediate CA" in issuer, issuer
 
 
 def test_curl_with_only_the_roots_gets_200_from_each_edge():
@@ -114,33 +116,35 @@ def public_keys_of_private_keys(host, dirs):
 
 def test_no_ca_private_key_outside_the_ca_host():
     ca = node(CA)
-    root_publics = [ca.run("openssl x509 -in %s/%s-root.crt -noout -pubkey" % (CA_DIR, name)).stdout for name in ("mldsa65", "ecdsa")]
+    root_publics = [ca.run("openssl x509 -in %s/mldsa65-root.crt -noout -pubkey" % CA_DIR).stdout]
     assert all("BEGIN PUBLIC KEY" in key for key in root_publics)
     # The search finds them where they are, so it would find them elsewhere.
     on_ca = public_keys_of_private_keys(ca, [CA_DIR])
-    assert sorted(on_ca) == ["%s/ecdsa-root.key" % CA_DIR, "%s/mldsa65-root.key" % CA_DIR]
+    # With ACME for the classical certificates the CA host keeps the ML-DSA root only.
+    assert sorted(on_ca) == ["%s/mldsa65-root.key" % CA_DIR]
     assert sorted(on_ca.values()) == sorted(root_publics)
     assert ca.file("%s/mldsa65-root.key" % CA_DIR).mode == 0o600 and ca.file(CA_DIR).mode == 0o700
     searched = ["/etc", "/root", "/tmp", "/var", "/opt", "/srv", "/home", "/usr/local"]
     for name in EDGES:
         keys = public_keys_of_private_keys(node(name), searched)
-        assert len(keys) == 2, keys  # the edge's own ML-DSA and RSA keys
+        # The edge's own ML-DSA and RSA keys and its ACME account key.
+        assert sorted(keys) == ["/etc/pqc-edge/acme/account.key", TLS_DIR + "/default/mldsa44.key", TLS_DIR + "/default/rsa.key"], keys
         assert not set(keys.values()) & set(root_publics), keys
     # The controller: everything the runs wrote (molecule's directory with the fetched roots, Ansible's temporary files).
     controller = testinfra.get_host("local://")
     local = public_keys_of_private_keys(controller, [EPHEMERAL, os.path.expanduser("~/.ansible/tmp")])
     assert not set(local.values()) & set(root_publics), sorted(local)
-    assert sorted(os.listdir(LOCAL_ROOTS)) == ["ecdsa-root.crt", "mldsa65-root.crt"]
+    assert sorted(os.listdir(LOCAL_ROOTS)) == ["mldsa65-root.crt"]
 
 
 def test_serials_are_unique_and_recorded_on_the_ca_host():
     index = node(CA).file("%s/issued/index.tsv" % CA_DIR).content_string.splitlines()
     serials = [line.split("\t")[1] for line in index]
-    assert len(serials) >= 4 and len(set(serials)) == len(serials)
+    assert len(serials) >= 2 and len(set(serials)) == len(serials)
     requesters = [line.split("\t")[3] for line in index]
     assert sorted(set(requesters)) == EDGES
     for name in EDGES:
-        for algorithm in ("mldsa44", "rsa"):
+        for algorithm in ("mldsa44",):
             serial = serial_of(node(name), "%s/default/%s.crt" % (TLS_DIR, algorithm)).partition("=")[2]
             assert serial in serials
 
@@ -164,9 +168,10 @@ def test_forced_renewal_changes_the_certificates_and_fails_no_request():
         edge.run("setsid sh -c %s >/dev/null 2>&1 < /dev/null &" % shlex.quote(LOOP.replace("NAME", name)))
     time.sleep(2)
     started = time.time()
-    # Every certificate of 365 days now expires "within 365 days": the ordinary renewal path, for all of them (the new
-    # ones are valid for 730 days, so the plain converge after them changes nothing).
-    result = converge({"certificates_renew_days": 365, "certificates_valid_days": 730})
+    # Every certificate now expires "within 3000 days" (the fleet CA's of 365 days, Pebble's of 5 years): the ordinary
+    # renewal path, for all of them. The fleet CA's new ones are valid for 3650 days, so the plain converge after them
+    # changes nothing.
+    result = converge({"certificates_renew_days": 3000, "certificates_valid_days": 3650})
     finished = time.time()
     time.sleep(2)
     for edge in edges:
@@ -198,9 +203,9 @@ def test_the_ca_host_refuses_a_request_for_a_name_the_edge_does_not_have():
     csr = edge.run("openssl req -new -key /root/rogue.key -subj /CN=%s -addext subjectAltName=DNS:%s,DNS:bank.example.com"
                    % (EDGES[1], EDGES[1])).stdout
     assert "BEGIN CERTIFICATE REQUEST" in csr
-    # What the role asks the CA host for this edge: its own names only (its inventory name, localhost, 127.0.0.1).
+    # What the role asks the CA host for this edge: its own names only (its inventory name, its site's server name).
     args = {"csr": csr, "ca_certificate_path": CA_DIR + "/mldsa65-root.crt", "ca_private_key_path": CA_DIR + "/mldsa65-root.key",
-            "allowed_names": ["DNS:%s" % EDGES[1], "DNS:localhost", "IP:127.0.0.1"], "requester": EDGES[1],
+            "allowed_names": ["DNS:%s" % EDGES[1]], "requester": EDGES[1],
             "issued_dir": CA_DIR + "/issued"}
     env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
     refused = subprocess.run(["ansible", "-i", INVENTORY, CA, "-m", "pqc.edge.ca_sign", "-a", json.dumps(args)],
@@ -219,7 +224,7 @@ def test_a_site_outside_the_ca_domains_fails_early_and_changes_nothing():
     sites = [{"name": "default", "server_names": ["{{ inventory_hostname }}"], "default_server": True,
               "locations": [{"path": "/", "proxy": "backend"}]},
              {"name": "shop", "server_names": ["shop.example.net"], "locations": [{"path": "/", "proxy": "backend"}]}]
-    domains = ["pqc-edge-ca-edge-1", "pqc-edge-ca-edge-2", "localhost", "IP:127.0.0.1"]
+    domains = ["pqc-edge-ca-edge-1", "pqc-edge-ca-edge-2"]
     result = converge({"pqc_edge_sites": sites, "certificates_fleet_ca_domains": domains})
     assert result.returncode != 0
     said = " ".join((result.stdout + result.stderr).split())
@@ -246,7 +251,22 @@ def test_report_shows_issuer_trust_and_days_left_of_every_certificate(tmp_path):
         certificates = dict((c["key_algorithm"], c) for c in row["certificates"])
         assert sorted(certificates) == ["ML-DSA-44", "rsaEncryption"]
         assert certificates["ML-DSA-44"]["issuer"] == "CN=pqc.edge private CA (ML-DSA root)"
-        assert certificates["rsaEncryption"]["issuer"] == "CN=pqc.edge private CA (ECDSA root)"
+        assert certificates["rsaEncryption"]["issuer"].startswith("CN=Pebble Intermediate CA")
         assert all(c["trusted"] is True and c["days_left"] > 300 for c in certificates.values()), certificates
     markdown = (tmp_path / "pqc-report.md").read_text()
     assert markdown.count("CN=pqc.edge private CA (ML-DSA root), trusted") == 2
+
+
+def test_acme_account_key_is_private_and_http01_is_served_before_the_redirect():
+    for name in EDGES:
+        edge = node(name)
+        assert edge.file("/etc/pqc-edge/acme").mode == 0o700
+        assert edge.file("/etc/pqc-edge/acme/account.key").mode == 0o600
+        # No answer is left behind, and the challenge path is not redirected (the rest is).
+        assert edge.run("find /var/lib/pqc-edge/acme-challenges -type f").stdout == ""
+        challenge = edge.run("curl -s -o /dev/null -w '%%{http_code}' -H 'Host: %s' http://127.0.0.1:8080/.well-known/acme-challenge/x" % name)
+        assert challenge.stdout == "404", challenge.stdout
+        other = edge.run("curl -s -o /dev/null -w '%%{http_code}' -H 'Host: %s' http://127.0.0.1:8080/" % name)
+        assert other.stdout == "301", other.stdout
+        chain = edge.run("grep -c 'BEGIN CERTIFICATE' %s/default/rsa.crt" % TLS_DIR).stdout.strip()
+        assert chain == "2", "nginx serves the leaf and Pebble's intermediate"
