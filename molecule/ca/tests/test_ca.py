@@ -270,3 +270,21 @@ def test_acme_account_key_is_private_and_http01_is_served_before_the_redirect():
         assert other.stdout == "301", other.stdout
         chain = edge.run("grep -c 'BEGIN CERTIFICATE' %s/default/rsa.crt" % TLS_DIR).stdout.strip()
         assert chain == "2", "nginx serves the leaf and Pebble's intermediate"
+
+
+def test_without_acme_the_fleet_ca_signs_the_classical_certificate_and_acme_takes_it_back():
+    edge, name = node(EDGES[1]), EDGES[1]
+    playbook = os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "converge.yml")
+    off = ansible_playbook(playbook, {"certificates_acme_directory": ""}, "--limit", name)
+    assert off.returncode == 0, off.stdout[-3000:] + off.stderr
+    assert "ECDSA root" in edge.run("openssl x509 -in %s/default/rsa.crt -noout -issuer" % TLS_DIR).stdout
+    # The fleet's classical root reached the controller, and a client with it alone verifies the served certificate.
+    with open(os.path.join(LOCAL_ROOTS, "ecdsa-root.crt")) as f:
+        edge.run("cat > /root/client/ecdsa-root.crt <<'EOF'\n%sEOF" % f.read())
+    out = s_client(edge, name, "/root/client/ecdsa-root.crt", "-groups X25519 -sigalgs rsa_pss_rsae_sha256").stdout
+    assert "Verification: OK" in out, out
+    back = ansible_playbook(playbook, None, "--limit", name)
+    assert back.returncode == 0, back.stdout[-3000:] + back.stderr
+    assert "Pebble Intermediate CA" in edge.run("openssl x509 -in %s/default/rsa.crt -noout -issuer" % TLS_DIR).stdout
+    out = s_client(edge, name, "/root/client/acme-root.crt", "-groups X25519 -sigalgs rsa_pss_rsae_sha256").stdout
+    assert "Verification: OK" in out, out
