@@ -233,6 +233,19 @@ def test_a_site_outside_the_ca_domains_fails_early_and_changes_nothing():
     assert ca.file("%s/issued/index.tsv" % CA_DIR).content_string == index_before
 
 
+def test_a_site_without_a_plain_http_server_is_refused_with_acme():
+    edge = node(EDGES[0])
+    before = edge.run("sha256sum %s/*/*.crt %s/*/*.key /etc/nginx/sites-enabled/*" % (TLS_DIR, TLS_DIR)).stdout
+    sites = [{"name": "default", "server_names": ["{{ inventory_hostname }}"], "default_server": True},
+             {"name": "api", "server_names": ["api-edge"], "http_port": 0}]
+    result = ansible_playbook(os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "converge.yml"), {"pqc_edge_sites": sites},
+                              "--limit", EDGES[0])
+    assert result.returncode != 0
+    said = " ".join((result.stdout + result.stderr).split())
+    assert "sites without a plain HTTP server cannot answer HTTP-01: api (http_port 0)" in said, said[-3000:]
+    assert edge.run("sha256sum %s/*/*.crt %s/*/*.key /etc/nginx/sites-enabled/*" % (TLS_DIR, TLS_DIR)).stdout == before
+
+
 def test_verify_playbook_verifies_every_certificate_against_the_roots():
     result = ansible_playbook(os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "playbooks", "verify.yml"))
     assert result.returncode == 0, result.stdout + result.stderr
