@@ -62,6 +62,7 @@ RESUMED = CONFIGS[0]
 FLEET_SIZES = [int(n) for n in os.environ.get("PQC_EDGE_BENCH_FLEET", "1 3 10").split()]
 FLEET_FORKS = (5, 10)
 FLEET_PREFIX = "pqc-edge-bench-fleet-"
+QUARTERS = (1, "25%")
 SPEED_ALGORITHMS = ["X25519MLKEM768", "X25519", "ML-DSA-44", "rsa2048", "ecdsap256"]
 
 RELAY = r'''
@@ -271,6 +272,27 @@ def haproxy_server(config):
     raise SystemExit("bench: haproxy did not start")
 
 
+def tickets_sent(config, port):
+    """TLS 1.3 session tickets the server on `port` sends after a full handshake, as s_client sees them."""
+    conf = "/root/bench/%s.cnf" % slug(config[0])
+    out = in_container(CLIENT, "(sleep 1) | OPENSSL_CONF=%s openssl s_client -connect 127.0.0.1:%d -msg 2>&1"
+                       % (conf, port), check=False).stdout
+    return len(re.findall(r"<<< TLS 1.3, Handshake \[length [0-9a-f]+\], NewSessionTicket", out))
+
+
+def nginx_num_tickets(count):
+    """Restart nginx with `count` TLS 1.3 tickets per full handshake (ssl_conf_command NumTickets); worker pids."""
+    in_container(SERVER, "sed -i 's/ssl_conf_command NumTickets [0-9]*;/ssl_conf_command NumTickets %d;/'"
+                 " /etc/nginx/nginx.conf && nginx -t -q && systemctl restart nginx" % count)
+    for dummy in range(50):
+        rows = run(["docker", "top", SERVER, "-eo", "pid,args"]).stdout
+        if "shutting down" not in rows and in_container(
+                CLIENT, "openssl s_client -connect 127.0.0.1:8443 </dev/null >/dev/null 2>&1", check=False).returncode == 0:
+            return nginx_workers()
+        time.sleep(0.1)
+    raise SystemExit("bench: nginx did not come back with NumTickets %d" % count)
+
+
 def handshakes(config, pids, mode="-new", port=8443):
     """One timed run of CLIENTS parallel s_time clients; returns (handshakes/s, server CPU us per handshake)."""
     conf = "/root/bench/%s.cnf" % slug(config[0])
@@ -334,13 +356,21 @@ def median_row(samples):
     return statistics.median(rates), min(rates), max(rates), statistics.median(cpus), min(cpus), max(cpus)
 
 
+def machine_busy():
+    """CPU seconds the whole machine has been busy (all cores: controller, docker, the hosts' containers)."""
+    fields = [int(x) for x in pathlib.Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def timed_playbook(argv):
-    """Wall seconds, controller CPU seconds (ansible-playbook, its forks and the docker exec clients they run) and
-    the recap per host."""
+    """Wall seconds, controller CPU seconds (ansible-playbook, its forks and the docker exec clients they run), the
+    recap per host, and the CPU seconds of the whole machine (controller, docker daemon, hosts) during the run."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    busy = machine_busy()
     started = time.monotonic()
     result = run(argv, check=False)
     wall = time.monotonic() - started
+    busy = machine_busy() - busy
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     recap = {m.group(1): {"changed": int(m.group(2)), "failed": int(m.group(3)) + int(m.group(4))}
@@ -349,7 +379,7 @@ def timed_playbook(argv):
     if result.returncode != 0 or any(r["failed"] for r in recap.values()):
         sys.stdout.write(result.stdout[-4000:] + result.stderr[-2000:])
         raise SystemExit("bench: %s failed" % " ".join(argv[:4]))
-    return wall, cpu, recap
+    return wall, cpu, recap, busy
 
 
 def fleet_run(size, forks):
@@ -366,12 +396,12 @@ def fleet_run(size, forks):
     argv = ["ansible-playbook", "-i", str(inventory), str(ROOT / "playbooks" / "site.yml"), "-f", str(forks)]
     cold = timed_playbook(argv)
     rerun = timed_playbook(argv)
-    result = {"hosts": size, "forks": forks, "cold": cold[:2], "rerun": rerun[:2]}
+    result = {"hosts": size, "forks": forks, "cold": cold[:2], "rerun": rerun[:2], "rerun_machine": rerun[3]}
     if forks == max(FLEET_FORKS) and size == max(FLEET_SIZES) and size > 1:
-        # The same re-run with two batches (canary, then all): what the default batches cost.
-        wide = timed_playbook(argv + ["-e", json.dumps({"pqc_edge_serial": [1, "100%"]})])
-        result["rerun_two_batches"] = wide[:2]
-        rerun[2].update({name + " (two batches)": r for name, r in wide[2].items()})
+        # The same re-run in quarters without a floor (site.yml's default before the floor of 10): what batches cost.
+        quarters = timed_playbook(argv + ["-e", json.dumps({"pqc_edge_serial": list(QUARTERS)})])
+        result["rerun_quarters"] = quarters[:2]
+        rerun[2].update({name + " (quarters)": r for name, r in quarters[2].items()})
     changed = {name: r["changed"] for name, r in rerun[2].items() if r["changed"]}
     if changed:
         raise SystemExit("bench: fleet re-run of %d hosts changed %s" % (size, changed))
@@ -424,6 +454,11 @@ def main():
     results = {config[0]: [] for config in CONFIGS}
     reference = {config[0]: [] for config in CONFIGS}
     haproxy = {config[0]: [] for config in CONFIGS}
+    # Session tickets: what each server sends, and nginx's CPU when it sends none (same rounds).
+    no_tickets = {config[0]: [] for config in CONFIGS}
+    tickets = {}
+    nginx_tickets = int(re.search(r"ssl_conf_command NumTickets (\d+);",
+                                  in_container(SERVER, "cat /etc/nginx/nginx.conf").stdout).group(1))
     speeds = []
     resumed = []
     with_request = []
@@ -438,6 +473,10 @@ def main():
             check_negotiation(config, resume=config is RESUMED)
             wire[config[0]] = wire_bytes(config)
         certs.update(certificate_sizes())
+        for config in configs:
+            haproxy_server(config)
+            tickets[config[0]] = (tickets_sent(config, 8443), tickets_sent(config, 4434))
+            in_container(SERVER, "pkill -x haproxy; true")
         pids = nginx_workers()
         for index in range(RUNS):
             for config in configs:
@@ -449,6 +488,9 @@ def main():
                 haproxy[config[0]].append(handshakes(config, haproxy_server(config), port=4434))
                 in_container(SERVER, "pkill -x haproxy; true")
                 log("bench: run %d %-28s %7.0f handshakes/s %7.0f us CPU each (HAProxy)" % ((index + 1, config[0]) + haproxy[config[0]][-1]))
+                no_tickets[config[0]].append(handshakes(config, nginx_num_tickets(0)))
+                log("bench: run %d %-28s %7.0f handshakes/s %7.0f us CPU each (nginx, no tickets)" % ((index + 1, config[0]) + no_tickets[config[0]][-1]))
+                pids = nginx_num_tickets(nginx_tickets)
             if RESUMED in configs:
                 # s_time reads the session tickets only when it makes a request, so both of these do one.
                 with_request.append(handshakes(RESUMED, pids, "-new -www /api/health"))
@@ -466,7 +508,9 @@ def main():
         bound = bound_us(config, speed)
         ratios = [bound / s[1] for s in results[config[0]]]
         ref_cpu = statistics.median(s[1] for s in reference[config[0]])
-        rows.append({"haproxy_cpu": statistics.median(s[1] for s in haproxy[config[0]]),
+        rows.append({"no_tickets_cpu": statistics.median(s[1] for s in no_tickets[config[0]]),
+                     "tickets": tickets[config[0]],
+                     "haproxy_cpu": statistics.median(s[1] for s in haproxy[config[0]]),
                      "haproxy_rate": statistics.median(s[0] for s in haproxy[config[0]]),
                      "haproxy_cpu_range": (min(s[1] for s in haproxy[config[0]]), max(s[1] for s in haproxy[config[0]])),
                      "reference_cpu": ref_cpu, "reference_rate": statistics.median(s[0] for s in reference[config[0]]),
@@ -479,7 +523,7 @@ def main():
         "date": started.isoformat(), "cpu": cpu_model, "cores": os.cpu_count(), "versions": versions,
         "runs": RUNS, "seconds": SECONDS, "clients": CLIENTS, "cold": cold, "cold_changed": cold_changed,
         "reruns": reruns, "checks": checks, "baselines": baselines, "fleet": fleet_results, "probe_ms": probe_median, "probe_connections": probe_connections,
-        "rows": rows, "resumed": resumed_row, "with_request": with_request_row, "speed": {":".join(k): v for k, v in speed.items()}, "certs": certs,
+        "rows": rows, "nginx_tickets": nginx_tickets, "resumed": resumed_row, "with_request": with_request_row, "speed": {":".join(k): v for k, v in speed.items()}, "certs": certs,
     }
     (WORK / "bench.json").write_text(json.dumps(report, indent=2))
     write_markdown(report)
@@ -531,6 +575,17 @@ def write_markdown(r):
     at_or_below = [row["name"] for row in r["rows"] if row["cpu"] <= row["haproxy_cpu"]]
     above = [row["name"] for row in r["rows"] if row["cpu"] > row["haproxy_cpu"]]
     add("\nnginx at or below HAProxy: %s; above: %s.\n" % (", ".join(at_or_below) or "none", ", ".join(above) or "none"))
+    add("Session tickets. After each full handshake the server sends TLS 1.3 session tickets; each is a session encrypted "
+        "under the ticket key and, in nginx with a shared `ssl_session_cache`, also stored there. The collection sends "
+        "%d (`nginx_ssl_session_tickets`; OpenSSL's default is 2). Tickets sent, as `openssl s_client -msg` counted them, "
+        "and nginx's CPU per handshake when it sends none (restarted with NumTickets 0, same rounds):\n"
+        % r["nginx_tickets"])
+    add("| configuration | tickets nginx / HAProxy | nginx CPU (us) | nginx CPU, no tickets (us) | HAProxy CPU (us) |")
+    add("|---|---|---|---|---|")
+    for row in r["rows"]:
+        add("| %s | %d / %d | %.0f | %.0f | %.0f |" % (row["name"], row["tickets"][0], row["tickets"][1], row["cpu"],
+                                                     row["no_tickets_cpu"], row["haproxy_cpu"]))
+    add("")
     add("The last column of the first table is OpenSSL's own test server, single process, same certificate, same CPU, same clients, "
         "measured in the same rounds: what the TLS stack costs per connection without nginx. Where nginx is "
         "near it, the gap to the bound is OpenSSL's per-connection work (ClientHello parsing, key schedule, "
@@ -586,9 +641,10 @@ def write_markdown(r):
     (DOCS / "performance.md").write_text("\n".join(out))
 
 
-def batches(hosts, serial=(1, "25%")):
-    """The batch sizes of site.yml's default serial, as Ansible computes them: a percentage is of all hosts,
-    rounded down, at least 1; the last entry repeats."""
+def batches(hosts, serial=None):
+    """The batch sizes of a serial list as Ansible computes them (a percentage is of all hosts, rounded down, at
+    least 1; the last entry repeats); by default site.yml's: a canary, then a quarter of the hosts, at least 10."""
+    serial = serial or (1, max(10, -(-hosts // 4)))
     sizes, left, index = [], hosts, 0
     while left > 0:
         entry = serial[min(index, len(serial) - 1)]
@@ -609,18 +665,18 @@ def projected(hosts, forks, cores, single, cpu_per_host):
 def write_fleet(r, add):
     add("## Provisioning a fleet\n")
     add("Fresh Debian 13 containers (%s hosts) converged through `playbooks/site.yml` with its default batches "
-        "(`serial: [1, '25%%']`: a canary, then a quarter of the hosts at a time, each batch gated by the probe), "
+        "(a canary, then a quarter of the hosts at a time but at least 10, each batch gated by the probe), "
         "then re-run (changed=0 on every host required); once with ansible's default 5 forks and once with `-f 10`. "
         "Controller CPU is ansible-playbook's with its forks and the `docker exec` clients they start (user + system "
         "time of the bench's children), divided by the hosts. The hosts run on the same 2 cores as the controller.\n"
         % ", ".join(str(size) for size in sorted({f["hosts"] for f in r["fleet"]})))
     add("| hosts | forks | batches | cold converge (s) | controller CPU per host, cold (s) | re-run (s) "
-        "| controller CPU per host, re-run (s) |")
-    add("|---|---|---|---|---|---|---|")
+        "| controller CPU per host, re-run (s) | machine CPU per host, re-run (s) |")
+    add("|---|---|---|---|---|---|---|---|")
     for f in r["fleet"]:
-        add("| %d | %d | %s | %.1f | %.1f | %.1f | %.1f |" % (
+        add("| %d | %d | %s | %.1f | %.1f | %.1f | %.1f | %.1f |" % (
             f["hosts"], f["forks"], "+".join(str(b) for b in batches(f["hosts"])), f["cold"][0],
-            f["cold"][1] / f["hosts"], f["rerun"][0], f["rerun"][1] / f["hosts"]))
+            f["cold"][1] / f["hosts"], f["rerun"][0], f["rerun"][1] / f["hosts"], f["rerun_machine"] / f["hosts"]))
     by = {(f["hosts"], f["forks"]): f for f in r["fleet"]}
     small, large = min(f["hosts"] for f in r["fleet"]), max(f["hosts"] for f in r["fleet"])
     if (small, 10) in by and (large, 10) in by:
@@ -630,20 +686,26 @@ def write_fleet(r, add):
         cpu_per_host = by[(large, 10)]["rerun"][1] / large
         add("\nRe-run with `-f 10`: T(%d) / T(%d) = %.1f (goal <= 3: %s); cold converge: %.1f.\n" % (
             large, small, ratio, "met" if ratio <= 3 else "not met", cold_ratio))
+        machine = by[(large, 10)]["rerun_machine"] / large
+        cores = r["cores"]
+        floor = single + (large - 1) * machine / cores
         add("Where the time goes. A run of one converged host costs the controller %.1f s of CPU (%.0f%% of its "
-            "%.1f s): the controller, not the host, is the bottleneck, and once a batch's CPU work exceeds the "
-            "controller's cores, more forks only queue. `site.yml`'s batches add their own floor: %d hosts make %d "
-            "batches (%s) and each runs the whole play, so the run costs about as many single-host runs as there are "
-            "batches, whatever the forks; `-f 10` helps only batches of more than 5 hosts. Connection set-up is inside "
-            "the CPU above (one `docker exec` per task here; over SSH, ControlPersist keeps one connection per host).\n"
+            "%.1f s), and the whole machine (controller, docker daemon, the host's own work) %.1f s per host in the "
+            "%d-host run: one host's run is a chain of processes that keeps about one core busy, so %d hosts on this "
+            "machine's %d cores cannot go faster than the canary's run plus the others' CPU spread over the cores: "
+            "%.1f + %d x %.1f / %d = %.0f s, T(%d) / T(%d) >= %.1f whatever the forks or the batches. Forks beyond "
+            "the cores only queue. Connection set-up is inside the CPU above (one `docker exec` per task here; over "
+            "SSH, ControlPersist keeps one connection per host). The goal of 3 needs the hosts' work elsewhere and "
+            "more controller cores than a run of one host keeps busy (the table below).\n"
             % (by[(small, 10)]["rerun"][1] / small, 100 * by[(small, 10)]["rerun"][1] / small / single, single,
-               large, len(batches(large)), "+".join(str(b) for b in batches(large))))
-        if "rerun_two_batches" in by[(large, 10)]:
-            wide = by[(large, 10)]["rerun_two_batches"]
-            add("The same %d-host re-run with `-f 10 -e '{\"pqc_edge_serial\": [1, \"100%%\"]}'` (a canary, then all "
-                "the others in one gated batch): %.1f s, T(%d) / T(%d) = %.1f, controller CPU per host %.1f s. The "
-                "difference to the default batches is what the batches cost; the rest is the controller's CPU.\n" % (
-                    large, wide[0], large, small, wide[0] / single, wide[1] / large))
+               machine, large, large, cores, single, large - 1, machine, cores, floor, large, small, floor / single))
+        if "rerun_quarters" in by[(large, 10)]:
+            quarters = by[(large, 10)]["rerun_quarters"]
+            add("Batches: each is a whole pass of the play and its gate, whatever its size. The same %d-host re-run "
+                "with `-f 10` in quarters without a floor (`pqc_edge_serial: [1, \"25%%\"]`, %s, site.yml's default "
+                "before this one): %.1f s, T(%d) / T(%d) = %.1f, against %.1f s in the default's %s.\n" % (
+                    large, "+".join(str(b) for b in batches(large, QUARTERS)), quarters[0], large, small,
+                    quarters[0] / single, by[(large, 10)]["rerun"][0], "+".join(str(b) for b in batches(large))))
         add("A 200-host re-run, computed from these measurements (one host's re-run %.1f s, controller CPU per host "
             "%.1f s from the %d-host run), assuming the hosts are elsewhere so that their own work overlaps, the "
             "same per-task latency, and site.yml's default batches (%s): each batch takes the longer of its forks "

@@ -106,6 +106,8 @@ def test_rolling_group_change_fails_no_request():
         h.run("touch /root/loop.stop")
     try:
         assert result.returncode == 0, result.stdout + result.stderr
+        # site.yml's default batches for three hosts: the canary, then the other two together.
+        assert result.stdout.count("PLAY [Provision post-quantum TLS edges]") == 2, result.stdout
         for h, before in zip(hosts, workers_before):
             for dummy in range(50):
                 if h.file("/root/loop.end").exists:
@@ -132,7 +134,8 @@ def test_failing_batch_gate_stops_the_rollout():
             "      nginx_group_policy: prefer\n      nginx_groups: [X25519, X25519MLKEM768]\n"
         )
         overlay.flush()
-        result = converge({"nginx_keepalive_timeout": 66}, inventories=[overlay.name])
+        # One host per batch, so that a third batch exists to be stopped (the default puts both in the second).
+        result = converge({"nginx_keepalive_timeout": 66, "pqc_edge_serial": [1]}, inventories=[overlay.name])
     try:
         output = result.stdout + result.stderr
         assert result.returncode != 0, output
