@@ -523,7 +523,8 @@ def main():
         "date": started.isoformat(), "cpu": cpu_model, "cores": os.cpu_count(), "versions": versions,
         "runs": RUNS, "seconds": SECONDS, "clients": CLIENTS, "cold": cold, "cold_changed": cold_changed,
         "reruns": reruns, "checks": checks, "baselines": baselines, "fleet": fleet_results, "probe_ms": probe_median, "probe_connections": probe_connections,
-        "rows": rows, "nginx_tickets": nginx_tickets, "resumed": resumed_row, "with_request": with_request_row, "speed": {":".join(k): v for k, v in speed.items()}, "certs": certs,
+        "rows": rows, "nginx_tickets": nginx_tickets, "resumed": resumed_row, "with_request": with_request_row,
+        "speed": {":".join(k): v for k, v in speed.items()}, "certs": certs,
     }
     (WORK / "bench.json").write_text(json.dumps(report, indent=2))
     write_markdown(report)
@@ -583,8 +584,8 @@ def write_markdown(r):
     add("| configuration | tickets nginx / HAProxy | nginx CPU (us) | nginx CPU, no tickets (us) | HAProxy CPU (us) |")
     add("|---|---|---|---|---|")
     for row in r["rows"]:
-        add("| %s | %d / %d | %.0f | %.0f | %.0f |" % (row["name"], row["tickets"][0], row["tickets"][1], row["cpu"],
-                                                     row["no_tickets_cpu"], row["haproxy_cpu"]))
+        add("| %s | %d / %d | %.0f | %.0f | %.0f |" % (
+            row["name"], row["tickets"][0], row["tickets"][1], row["cpu"], row["no_tickets_cpu"], row["haproxy_cpu"]))
     add("")
     add("The last column of the first table is OpenSSL's own test server, single process, same certificate, same CPU, same clients, "
         "measured in the same rounds: what the TLS stack costs per connection without nginx. Where nginx is "

@@ -24,9 +24,8 @@ author:
   - pqc.edge contributors (@pqc-edge)
 options:
   host:
-    description: Server name or address to connect to.
+    description: Server name or address to connect to. Required unless O(probes) is given.
     type: str
-    required: true
   port:
     description: TCP port, or the UDP port with O(transport=quic).
     type: int
@@ -86,6 +85,51 @@ options:
     description: Seconds to wait for a connection and for each answer.
     type: float
     default: 5.0
+  probes:
+    description:
+      - Many probes in one call, instead of one module run per server and client offer (a loop costs a module run,
+        and a connection to the host, per item). Each entry is an offer to one server; an option an entry leaves out
+        takes the value of the option of the same name above, or its default.
+      - The answers come back in RV(probes), in the same order. A probe whose server cannot be reached is a failed
+        answer there, not a failure of the task; an entry with bad options fails the task, naming the entry.
+      - Cannot be combined with O(host) or O(enumerate).
+    type: list
+    elements: dict
+    suboptions:
+      host:
+        description: As O(host).
+        type: str
+        required: true
+      port:
+        description: As O(port).
+        type: int
+      transport:
+        description: As O(transport).
+        type: str
+        choices: [tcp, quic]
+      server_name:
+        description: As O(server_name).
+        type: str
+      groups:
+        description: As O(groups).
+        type: list
+        elements: str
+      key_shares:
+        description: As O(key_shares).
+        type: list
+        elements: str
+      signature_algorithms:
+        description: As O(signature_algorithms).
+        type: list
+        elements: str
+      engine:
+        description: As O(engine).
+        type: str
+        choices: [python, openssl]
+      ca_files:
+        description: As O(ca_files).
+        type: list
+        elements: path
 extends_documentation_fragment:
   - pqc.edge.read_only
 notes:
@@ -143,6 +187,21 @@ EXAMPLES = r"""
     ca_files: [/etc/pqc-edge/trust/mldsa-root.crt]
   register: trusted
   failed_when: not trusted.certificate_verified
+
+- name: Three client offers to two servers, in one module run
+  pqc.edge.tls_probe:
+    port: 443
+    probes:
+      - {host: edge1.example.org}
+      - {host: edge1.example.org, groups: [X25519, secp256r1]}
+      - {host: edge2.example.org, transport: quic}
+  register: answers
+
+- name: Every answer reached its server and was quantum-safe where it was asked to be
+  ansible.builtin.assert:
+    that:
+      - answers.probes | selectattr('failed') | list | length == 0
+      - answers.probes[0].quantum_safe and answers.probes[2].quantum_safe
 """
 
 RETURN = r"""
@@ -251,6 +310,20 @@ verify_error:
   type: str
   returned: when O(ca_files) is given and a handshake completed
   sample: self-signed certificate in certificate chain
+probes:
+  description:
+    - One answer per entry of O(probes), in order. Each holds what a single probe returns (the keys above but those
+      of O(enumerate)), with C(engine), C(host), C(port) and C(server_name) as probed, and C(failed).
+    - C(failed) is true when the server could not be probed (refused, timed out, no answer over QUIC); C(msg) says why
+      and the other keys are absent.
+  type: list
+  elements: dict
+  returned: when O(probes) is given
+  sample:
+    - {host: 127.0.0.1, port: 8443, server_name: edge1.example.org, transport: tcp, engine: python, failed: false,
+       negotiated_group: X25519MLKEM768, group_kind: hybrid, quantum_safe: true, hello_retry_request: false}
+    - {host: 127.0.0.1, port: 8443, server_name: edge1.example.org, transport: quic, engine: python, failed: true,
+       msg: no answer from 127.0.0.1 port 8443 over QUIC}
 """
 
 import datetime
@@ -265,14 +338,17 @@ from ansible_collections.pqc.edge.plugins.module_utils import _quic
 from ansible_collections.pqc.edge.plugins.module_utils import _tls
 
 
+class ProbeInputError(Exception):
+    """Options that cannot make a probe: the task fails, whatever the server would say."""
+
+
 class PythonEngine(object):
     """Offers through hand-built ClientHello messages; needs no TLS library."""
 
     name = "python"
     needs_decoy = False
 
-    def __init__(self, module):
-        p = module.params
+    def __init__(self, module, p):
         self.host, self.port, self.timeout = p["host"], p["port"], p["timeout"]
         self.server_name = p["server_name"] or p["host"]
         self.offer_over = _quic.offer if p["transport"] == "quic" else _tls.offer
@@ -280,8 +356,8 @@ class PythonEngine(object):
         if p["signature_algorithms"]:
             unknown = [s for s in p["signature_algorithms"] if s not in _tls.SIGNATURE_SCHEMES]
             if unknown:
-                module.fail_json(msg="unknown signature algorithm(s): %s (known: %s)"
-                                 % (", ".join(unknown), ", ".join(_tls.SIGNATURE_SCHEMES)))
+                raise ProbeInputError("unknown signature algorithm(s): %s (known: %s)"
+                                      % (", ".join(unknown), ", ".join(_tls.SIGNATURE_SCHEMES)))
             self.schemes = [_tls.SIGNATURE_SCHEMES[s] for s in p["signature_algorithms"]]
 
     def can_share(self, group):
@@ -302,8 +378,7 @@ class OpenSSLEngine(object):
     name = "openssl"
     needs_decoy = True
 
-    def __init__(self, module):
-        p = module.params
+    def __init__(self, module, p):
         self.module = module
         self.binary = p["openssl_path"] or module.get_bin_path("openssl", required=True)
         self.host, self.port, self.timeout = p["host"], p["port"], p["timeout"]
@@ -311,8 +386,8 @@ class OpenSSLEngine(object):
         self.sigalgs = p["signature_algorithms"]
         rc, out, err = module.run_command([self.binary, "list", "-tls-groups"])
         if rc != 0:
-            module.fail_json(msg="engine=openssl needs OpenSSL 3.5 or newer on the probing machine; %s answered: %s"
-                             % (self.binary, (err or out).strip()))
+            raise ProbeInputError("engine=openssl needs OpenSSL 3.5 or newer on the probing machine; %s answered: %s"
+                                  % (self.binary, (err or out).strip()))
         self.local = [g for g in (_groups.by_name(n) for n in out.strip().split(":")) if g is not None]
         self.known_supported = set()
         self.ca_file = None
@@ -325,7 +400,7 @@ class OpenSSLEngine(object):
                         with open(path) as handle:
                             bundle.write(handle.read().rstrip("\n") + "\n")
                     except OSError as exc:
-                        module.fail_json(msg="ca_files: cannot read %s: %s" % (path, exc))
+                        raise ProbeInputError("ca_files: cannot read %s: %s" % (path, exc))
 
     def can_share(self, group):
         return group in self.local
@@ -506,10 +581,64 @@ def enumerate_server(engine, candidates):
     }
 
 
+def probe(module, p, enumerate_groups=False):
+    """One client offer to one server, as the options in p ask; raises ProbeInputError or _tls.ProbeError."""
+    if not 0 < p["port"] < 65536:
+        raise ProbeInputError("port=%d is not a %s port (1-65535)" % (p["port"], "UDP" if p["transport"] == "quic" else "TCP"))
+    if p["transport"] == "quic" and p["engine"] != "python":
+        raise ProbeInputError("transport=quic needs engine=python: the openssl engine runs s_client over TCP")
+    if p["ca_files"] and p["engine"] != "openssl":
+        raise ProbeInputError("ca_files needs engine=openssl: the python engine reads no certificate")
+    if not p["groups"]:
+        raise ProbeInputError("groups is empty: offer at least one key-exchange group")
+    try:
+        groups = _groups.resolve(p["groups"])
+        key_shares = _groups.resolve(p["key_shares"]) if p["key_shares"] is not None else groups[:1]
+    except _groups.UnknownGroupError as exc:
+        raise ProbeInputError(str(exc))
+    strays = [g.name for g in key_shares if g not in groups]
+    if strays:
+        raise ProbeInputError("key_shares must be among groups; not offered: %s" % ", ".join(strays))
+
+    engine = PythonEngine(module, p) if p["engine"] == "python" else OpenSSLEngine(module, p)
+    unshareable = [g.name for g in key_shares if not engine.can_share(g)]
+    if unshareable:
+        raise ProbeInputError("the %s engine cannot make a key share for %s" % (engine.name, ", ".join(unshareable)))
+
+    result = probe_offer(engine, groups, key_shares)
+    if enumerate_groups:
+        candidates = list(_groups.GROUPS)
+        if engine.name == "openssl":
+            candidates = [g for g in candidates if g in engine.local]
+        result.update(enumerate_server(engine, candidates))
+    result.update(engine=engine.name, transport=p["transport"])
+    return result
+
+
+def probe_many(module, p):
+    """Each entry of p["probes"] with the top-level options as its defaults; a server that cannot be probed is
+    a failed answer, bad options fail the module."""
+    answers = []
+    for index, entry in enumerate(p["probes"]):
+        options = dict(p)
+        options.update((key, value) for key, value in entry.items() if value is not None)
+        where = dict((key, options[key]) for key in ("host", "port", "server_name", "transport"))
+        try:
+            answer = probe(module, options)
+            answer["failed"] = False
+        except ProbeInputError as exc:
+            module.fail_json(msg="probes[%d] (%s port %s): %s" % (index, options["host"], options["port"], exc))
+        except _tls.ProbeError as exc:
+            answer = {"failed": True, "msg": str(exc), "engine": options["engine"]}
+        answer.update(where)
+        answers.append(answer)
+    return answers
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            host=dict(type="str", required=True),
+            host=dict(type="str"),
             port=dict(type="int", default=443),
             server_name=dict(type="str"),
             groups=dict(type="list", elements="str",
@@ -522,42 +651,32 @@ def main():
             openssl_path=dict(type="path"),
             ca_files=dict(type="list", elements="path"),
             timeout=dict(type="float", default=5.0),
+            probes=dict(type="list", elements="dict", options=dict(
+                host=dict(type="str", required=True),
+                port=dict(type="int"),
+                transport=dict(type="str", choices=["tcp", "quic"]),
+                server_name=dict(type="str"),
+                groups=dict(type="list", elements="str"),
+                key_shares=dict(type="list", elements="str", no_log=False),
+                signature_algorithms=dict(type="list", elements="str"),
+                engine=dict(type="str", choices=["python", "openssl"]),
+                ca_files=dict(type="list", elements="path"),
+            )),
         ),
+        required_one_of=[("host", "probes")],
+        mutually_exclusive=[("host", "probes")],
         supports_check_mode=True,
     )
     p = module.params
-    if not 0 < p["port"] < 65536:
-        module.fail_json(msg="port=%d is not a %s port (1-65535)" % (p["port"], "UDP" if p["transport"] == "quic" else "TCP"))
-    if p["transport"] == "quic" and p["engine"] != "python":
-        module.fail_json(msg="transport=quic needs engine=python: the openssl engine runs s_client over TCP")
-    if p["ca_files"] and p["engine"] != "openssl":
-        module.fail_json(msg="ca_files needs engine=openssl: the python engine reads no certificate")
-    if not p["groups"]:
-        module.fail_json(msg="groups is empty: offer at least one key-exchange group")
-    try:
-        groups = _groups.resolve(p["groups"])
-        key_shares = _groups.resolve(p["key_shares"]) if p["key_shares"] is not None else groups[:1]
-    except _groups.UnknownGroupError as exc:
-        module.fail_json(msg=str(exc))
-    strays = [g.name for g in key_shares if g not in groups]
-    if strays:
-        module.fail_json(msg="key_shares must be among groups; not offered: %s" % ", ".join(strays))
-
-    engine = PythonEngine(module) if p["engine"] == "python" else OpenSSLEngine(module)
-    unshareable = [g.name for g in key_shares if not engine.can_share(g)]
-    if unshareable:
-        module.fail_json(msg="the %s engine cannot make a key share for %s" % (engine.name, ", ".join(unshareable)))
-
-    try:
-        result = probe_offer(engine, groups, key_shares)
+    if p["probes"] is not None:
         if p["enumerate"]:
-            candidates = list(_groups.GROUPS)
-            if engine.name == "openssl":
-                candidates = [g for g in candidates if g in engine.local]
-            result.update(enumerate_server(engine, candidates))
-    except _tls.ProbeError as exc:
+            module.fail_json(msg="enumerate=true probes one server: give host, not probes")
+        module.exit_json(changed=False, probes=probe_many(module, p))
+    try:
+        result = probe(module, p, p["enumerate"])
+    except (ProbeInputError, _tls.ProbeError) as exc:
         module.fail_json(msg=str(exc))
-    module.exit_json(changed=False, engine=engine.name, transport=p["transport"], **result)
+    module.exit_json(changed=False, **result)
 
 
 if __name__ == "__main__":

@@ -188,3 +188,40 @@ def test_openssl_engine_verifies_the_chain_against_the_given_ca_files_only(serve
 
     python = probe_python(servers["ports"]["flat-serverpref"], ca_files=["/root/root.crt"])
     assert python["failed"] and "ca_files needs engine=openssl" in python["msg"]
+
+
+def test_many_probes_in_one_call_answer_in_order(servers):
+    """probes: entries take the top-level options as defaults, answer in order, and a server that cannot be reached
+    is a failed answer rather than a failed task; both engines in one call, inside the container."""
+    container = servers["container"]
+    args = {"port": PORTS["enforce-serverpref"], "probes": [
+        {"host": "127.0.0.1"},
+        {"host": "127.0.0.1", "groups": ["X25519", "X25519MLKEM768"]},
+        {"host": "127.0.0.1", "port": PORTS["flat-serverpref"], "groups": ["X25519", "X25519MLKEM768"]},
+        {"host": "127.0.0.1", "port": 1},
+        {"host": "127.0.0.1", "engine": "openssl", "groups": ["X25519", "secp256r1"]},
+        {"host": "127.0.0.1", "port": PORTS["classical-only"], "transport": "quic"},
+    ]}
+    result = run_module(container, args, ["-c", "community.docker.docker"], container + ",")
+    assert not result.get("failed"), result.get("msg")
+    answers = result["probes"]
+    ports = [PORTS["enforce-serverpref"]] * 2 + [PORTS["flat-serverpref"], 1, PORTS["enforce-serverpref"], PORTS["classical-only"]]
+    assert [a["port"] for a in answers] == ports
+    assert [a["failed"] for a in answers] == [False, False, False, True, False, True]
+    assert (answers[0]["negotiated_group"], answers[0]["quantum_safe"]) == ("X25519MLKEM768", True)
+    assert (answers[1]["negotiated_group"], answers[1]["hello_retry_request"]) == ("X25519MLKEM768", True)
+    assert (answers[2]["negotiated_group"], answers[2]["hello_retry_request"]) == ("x25519", False)
+    assert "refused" in answers[3]["msg"] and "negotiated_group" not in answers[3]
+    assert (answers[4]["engine"], answers[4]["negotiated_group"]) == ("openssl", "x25519")
+    assert answers[4]["certificate_subject"] == "CN=probe"
+    assert answers[5]["transport"] == "quic" and answers[5]["msg"]
+
+
+def test_a_bad_entry_fails_the_call_and_names_it(servers):
+    result = run_module("localhost", {"probes": [{"host": "127.0.0.1", "port": servers["ports"]["flat-serverpref"]},
+                                                 {"host": "127.0.0.1", "groups": ["X25519MLKEM999"]}]},
+                        ["-c", "local", "-e", "ansible_python_interpreter=" + sys.executable], "localhost,")
+    assert result["failed"] and "probes[1] (127.0.0.1 port 443)" in result["msg"] and "X25519MLKEM999" in result["msg"]
+    both = run_module("localhost", {"host": "127.0.0.1", "probes": [{"host": "127.0.0.1"}]},
+                      ["-c", "local", "-e", "ansible_python_interpreter=" + sys.executable], "localhost,")
+    assert both["failed"] and "mutually exclusive" in both["msg"]
