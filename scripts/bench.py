@@ -168,13 +168,23 @@ def baseline():
     return time.monotonic() - started
 
 
-def converge(extra_vars=None, options=()):
+def converge(extra_vars=None, options=(), profile=None):
+    """Seconds and changed tasks of site.yml on the bench host; with a list as `profile`, ansible.posix's
+    profile_tasks times each task and the list receives (seconds, task) pairs, longest first."""
     argv = ["ansible-playbook", "-i", str(inventory()), str(ROOT / "playbooks" / "site.yml")] + list(options)
     for key, value in (extra_vars or {}).items():
         argv += ["-e", "%s=%s" % (key, value)]
+    env = None
+    if profile is not None:
+        env = dict(os.environ, ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks",
+                   PROFILE_TASKS_TASK_OUTPUT_LIMIT="all", PROFILE_TASKS_SORT_ORDER="descending")
     started = time.monotonic()
-    result = run(argv, check=False)
+    result = run(argv, check=False, env=env)
     elapsed = time.monotonic() - started
+    if profile is not None:
+        recap = result.stdout.split("TASKS RECAP", 1)[-1]
+        profile.extend((float(m.group(2)), m.group(1).strip())
+                       for m in re.finditer(r"^(\S.*?) -{3,} ([0-9.]+)s$", recap, re.M))
     recap = re.search(r"%s\s*: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)" % SERVER, result.stdout)
     if result.returncode != 0 or not recap or recap.group(3) != "0":
         sys.stdout.write(result.stdout[-4000:] + result.stderr[-2000:])
@@ -423,7 +433,8 @@ def main():
     started = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
     log("bench: fresh container %s from %s" % (SERVER, IMAGE))
     start_server()
-    cold, cold_changed = converge()
+    cold_profile = []
+    cold, cold_changed = converge(profile=cold_profile)
     log("bench: cold converge %.1f s, changed=%d" % (cold, cold_changed))
     reruns = []
     for dummy in range(3):
@@ -522,7 +533,8 @@ def main():
     report = {
         "date": started.isoformat(), "cpu": cpu_model, "cores": os.cpu_count(), "versions": versions,
         "runs": RUNS, "seconds": SECONDS, "clients": CLIENTS, "cold": cold, "cold_changed": cold_changed,
-        "reruns": reruns, "checks": checks, "baselines": baselines, "fleet": fleet_results, "probe_ms": probe_median, "probe_connections": probe_connections,
+        "reruns": reruns, "checks": checks, "cold_profile": cold_profile, "baselines": baselines, "fleet": fleet_results,
+        "probe_ms": probe_median, "probe_connections": probe_connections,
         "rows": rows, "nginx_tickets": nginx_tickets, "resumed": resumed_row, "with_request": with_request_row,
         "speed": {":".join(k): v for k, v in speed.items()}, "certs": certs,
     }
@@ -586,7 +598,10 @@ def write_markdown(r):
     for row in r["rows"]:
         add("| %s | %d / %d | %.0f | %.0f | %.0f |" % (
             row["name"], row["tickets"][0], row["tickets"][1], row["cpu"], row["no_tickets_cpu"], row["haproxy_cpu"]))
-    add("")
+    add("\nnginx without tickets at or below HAProxy (%s tickets): %s; above: %s.\n" % (
+        "/".join(sorted({str(row["tickets"][1]) for row in r["rows"]})),
+        ", ".join(row["name"] for row in r["rows"] if row["no_tickets_cpu"] <= row["haproxy_cpu"]) or "none",
+        ", ".join(row["name"] for row in r["rows"] if row["no_tickets_cpu"] > row["haproxy_cpu"]) or "none"))
     add("The last column of the first table is OpenSSL's own test server, single process, same certificate, same CPU, same clients, "
         "measured in the same rounds: what the TLS stack costs per connection without nginx. Where nginx is "
         "near it, the gap to the bound is OpenSSL's per-connection work (ClientHello parsing, key schedule, "
@@ -635,6 +650,17 @@ def write_markdown(r):
         ", ".join("%.1f" % x for x in r["reruns"]), rerun, rerun / unit))
     add("| `--check --diff` on the converged host, changed=0 (median of %s) | %.1f | %.1f | <= 4 |\n" % (
         ", ".join("%.1f" % x for x in r["checks"]), check, check / unit))
+    if r.get("cold_profile"):
+        by_role = {}
+        for seconds, task in r["cold_profile"]:
+            role = re.match(r"pqc[.]edge[.](\w+) : ", task)
+            by_role[role.group(1) if role else "site.yml (preflight includes, verification)"] = by_role.get(
+                role.group(1) if role else "site.yml (preflight includes, verification)", 0) + seconds
+        add("Where the cold converge's time goes, from the same run timed task by task (ansible.posix's profile_tasks): "
+            "by role %s; the longest tasks %s. Package installs and the backend's virtualenv are the host's own work; "
+            "most other tasks cost one module run each (about %.2f s here, the baseline's tenth).\n" % (
+                ", ".join("%s %.1f s" % (k, v) for k, v in sorted(by_role.items(), key=lambda kv: -kv[1])),
+                ", ".join("%s %.1f s" % (task, seconds) for seconds, task in r["cold_profile"][:8]), unit / 10))
     add("- `pqc.edge.tls_probe` enumeration of the host: median %.1f ms, %d connections (20 runs, "
         "scripts/bench-probe.py).\n" % (r["probe_ms"], r["probe_connections"]))
     add("![handshakes](handshakes.png)\n")
