@@ -22,6 +22,7 @@ WRONG = "not-a-number"
 VALID = {
     ("nginx_keepalive_timeout", 0): "0 turns keep-alive off",
     ("nginx_hsts_max_age", 0): "0 sends no Strict-Transport-Security header (the default)",
+    ("nginx_ssl_session_tickets", 0): "0 sends no TLS 1.3 session tickets (clients then cannot resume)",
     ("pqc_edge_package_cache_valid_time", 0): "0 refreshes the package index on every run",
     ("certificates_renew_days", 0): "0 renews only once a certificate has expired",
     ("certificates_ca_host", ""): "no fleet CA host (the default; certificates_authority=fleet_ca asserts one)",
