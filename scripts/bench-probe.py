@@ -18,16 +18,12 @@ from ansible_collections.pqc.edge.plugins.module_utils import _groups  # noqa: E
 from ansible_collections.pqc.edge.plugins.modules import tls_probe  # noqa: E402
 
 
-class Params(object):
-    def __init__(self, host, port):
-        self.params = {"host": host, "port": port, "timeout": 5.0, "server_name": None, "signature_algorithms": None,
-                       "transport": "tcp"}
-
-
 def main():
     host, port = sys.argv[1], int(sys.argv[2])
     runs = int(sys.argv[3]) if len(sys.argv) > 3 else 20
-    engine = tls_probe.PythonEngine(Params(host, port))
+    # The python engine needs no AnsibleModule, only the options of one probe.
+    engine = tls_probe.PythonEngine(None, {"host": host, "port": port, "timeout": 5.0, "server_name": None,
+                                           "signature_algorithms": None, "transport": "tcp"})
     times = []
     result = None
     for dummy in range(runs):
