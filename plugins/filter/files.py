@@ -34,6 +34,19 @@ def differs(described, kind="file", content=None, sha256=None, mode=None, owner=
     return False
 
 
+def to_write(entries, described, kind="file"):
+    """The entries (dicts with path, content for a file, and optionally owner, group and mode, as pqc.edge.text_files
+    takes them) of `kind` (file or directory) that differ from `described`, the paths of a pqc.edge.host_facts read."""
+    stale = []
+    for entry in entries:
+        if entry.get("path") not in described:
+            raise AnsibleFilterError("to_write: %s was not read by pqc.edge.host_facts" % entry.get("path"))
+        if differs(described[entry["path"]], kind, content=entry.get("content") if kind == "file" else None,
+                   mode=entry.get("mode"), owner=entry.get("owner"), group=entry.get("group")):
+            stale.append(entry)
+    return stale
+
+
 class FilterModule(object):
     def filters(self):
-        return {"differs": differs}
+        return {"differs": differs, "to_write": to_write}

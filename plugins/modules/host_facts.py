@@ -112,6 +112,15 @@ ipv6:
   description: Whether the host has an IPv6 address.
   returned: always
   type: bool
+os:
+  description:
+    - The operating system, from C(/etc/os-release) and the machine, so that the roles need no fact gathering.
+    - C(family) (C(Debian) for Debian and its derivatives, as in C(ansible_facts['os_family'])), C(id) (C(ID), such as
+      C(debian)), C(major_version) (the first number of C(VERSION_ID), else C(VERSION_CODENAME)), C(architecture)
+      (such as C(x86_64)) and C(pkg_mgr) (C(apt), C(dnf), C(yum) or C(zypper), the first present; null when none is).
+  returned: always
+  type: dict
+  sample: {family: Debian, id: debian, major_version: "13", architecture: x86_64, pkg_mgr: apt}
 paths:
   description:
     - For each path of O(paths), C(exists), C(type) (C(file), C(directory), C(link) or C(other)), C(mode) (four octal
@@ -173,7 +182,9 @@ import glob
 import grp
 import hashlib
 import os
+import platform
 import pwd
+import shlex
 import stat
 import time
 
@@ -277,6 +288,28 @@ def conffiles(module, package):
     return dict(line.split()[:2] for line in out.splitlines() if len(line.split()) >= 2)
 
 
+# The os-release IDs (ID and ID_LIKE) of the families the roles name their OS variable files after.
+FAMILIES = {"debian": "Debian", "ubuntu": "Debian", "rhel": "RedHat", "fedora": "RedHat", "suse": "Suse"}
+PACKAGE_MANAGERS = (("apt", "apt-get"), ("dnf", "dnf"), ("yum", "yum"), ("zypper", "zypper"))
+
+
+def os_release(module):
+    fields = {}
+    for path in ("/etc/os-release", "/usr/lib/os-release"):
+        text = read_text(path)
+        if text is not None:
+            for line in text.splitlines():
+                name, sep, value = line.partition("=")
+                if sep and name.strip() and not name.startswith("#"):
+                    fields[name.strip()] = shlex.split(value)[0] if value.strip() else ""
+            break
+    ids = [fields.get("ID", "linux")] + fields.get("ID_LIKE", "").split()
+    family = next((FAMILIES[name] for name in ids if name in FAMILIES), ids[0].capitalize())
+    version = fields.get("VERSION_ID", "").split(".")[0] or fields.get("VERSION_CODENAME", "")
+    pkg_mgr = next((name for name, command in PACKAGE_MANAGERS if module.get_bin_path(command)), None)
+    return {"family": family, "id": ids[0], "major_version": version, "architecture": platform.machine(), "pkg_mgr": pkg_mgr}
+
+
 def openssl(module, command):
     binary = command if os.path.isabs(command) else module.get_bin_path(command)
     if not binary or not os.path.exists(binary):
@@ -318,6 +351,7 @@ def main():
     p = module.params
     result = dict(changed=False, cpus=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
                   ipv6=bool(read_text("/proc/net/if_inet6")),
+                  os=os_release(module),
                   paths={path: describe(path) for path in p["paths"]},
                   content={path: read_text(path) for path in p["read"]},
                   found={pattern: sorted(glob.glob(pattern)) for pattern in p["glob"]}, conffiles={}, writable={path: writable(path) for path in p["writable"]},

@@ -86,3 +86,25 @@ def test_differs_compares_content_mode_owner_and_kind():
 def test_differs_refuses_what_host_facts_did_not_return():
     with pytest.raises(AnsibleFilterError):
         differs(None, content="a")
+
+
+def test_the_os_is_read_without_fact_gathering(monkeypatch):
+    import platform
+
+    release = "\n".join(['PRETTY_NAME="Ubuntu 24.04.1 LTS"', 'NAME="Ubuntu"', 'VERSION_ID="24.04"', "ID=ubuntu", "ID_LIKE=debian",
+                         "# a comment", ""])
+    monkeypatch.setattr(host_facts, "read_text", lambda path: release if path == "/etc/os-release" else None)
+    found = facts()["os"]
+    assert found["family"] == "Debian" and found["id"] == "ubuntu" and found["major_version"] == "24"
+    assert found["architecture"] == platform.machine()
+    # Debian testing has a codename and no VERSION_ID; an unknown family keeps its ID.
+    release = 'ID=debian\nVERSION_CODENAME=forky\n'
+    assert facts()["os"]["major_version"] == "forky"
+    release = 'ID=alpine\nVERSION_ID=3.20.1\n'
+    assert facts()["os"]["family"] == "Alpine"
+
+
+def test_the_os_of_this_machine():
+    found = facts()["os"]
+    assert found["id"] and found["family"] and found["architecture"]
+    assert found["pkg_mgr"] in (None, "apt", "dnf", "yum", "zypper")

@@ -1,0 +1,150 @@
+"""pqc.edge.text_files writes real files in a temporary directory: only what differs, atomically, with the asked
+mode; check mode writes nothing; bad entries fail naming the entry. pqc.edge.to_write picks the entries a
+host_facts read says differ."""
+
+import grp
+import os
+import pwd
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.pqc.edge.plugins.filter.files import to_write
+from ansible_collections.pqc.edge.plugins.modules import host_facts, text_files
+
+from module_runner import ModuleFail, run_module
+
+OWNER = pwd.getpwuid(os.getuid()).pw_name
+GROUP = grp.getgrgid(os.getgid()).gr_name
+
+
+def write(files, check_mode=False):
+    return run_module(text_files.main, {"files": files}, check_mode=check_mode)
+
+
+def mode_of(path):
+    return "%04o" % (os.stat(path).st_mode & 0o7777)
+
+
+def test_writes_new_files_then_changes_nothing(tmp_path):
+    files = [{"path": str(tmp_path / "app.py"), "content": "print('hi')\n", "mode": "0644", "owner": OWNER, "group": GROUP},
+             {"path": str(tmp_path / "app.service"), "content": "[Unit]\nDescription=x\n", "mode": "0600"}]
+    result = write(files)
+    assert result["changed"] is True
+    assert result["changed_paths"] == [files[0]["path"], files[1]["path"]]
+    assert (tmp_path / "app.py").read_text() == "print('hi')\n"
+    assert mode_of(tmp_path / "app.py") == "0644" and mode_of(tmp_path / "app.service") == "0600"
+    assert [d["after"] for d in result["diff"]] == ["print('hi')\n", "[Unit]\nDescription=x\n"]
+    again = write(files)
+    assert again["changed"] is False and again["changed_paths"] == [] and again["diff"] == []
+    # Nothing is left beside the files.
+    assert sorted(os.listdir(tmp_path)) == ["app.py", "app.service"]
+
+
+def test_replaces_only_what_differs(tmp_path):
+    kept, edited = tmp_path / "kept.txt", tmp_path / "edited.txt"
+    kept.write_text("same\n")
+    edited.write_text("old\n")
+    kept.chmod(0o644)
+    edited.chmod(0o644)
+    inode = kept.stat().st_ino
+    result = write([{"path": str(kept), "content": "same\n", "mode": "0644"},
+                    {"path": str(edited), "content": "new\n", "mode": "0644"}])
+    assert result["changed_paths"] == [str(edited)]
+    assert result["diff"] == [{"before_header": str(edited), "after_header": str(edited), "before": "old\n", "after": "new\n"}]
+    assert edited.read_text() == "new\n" and kept.stat().st_ino == inode
+
+
+def test_a_mode_alone_is_a_change(tmp_path):
+    path = tmp_path / "unit"
+    path.write_text("x\n")
+    path.chmod(0o600)
+    result = write([{"path": str(path), "content": "x\n", "mode": "0644"}])
+    assert result["changed_paths"] == [str(path)] and mode_of(path) == "0644"
+
+
+def test_check_mode_reports_and_writes_nothing(tmp_path):
+    edited = tmp_path / "edited.txt"
+    edited.write_text("old\n")
+    files = [{"path": str(edited), "content": "new\n"}, {"path": str(tmp_path / "new.txt"), "content": "n\n", "mode": "0644"},
+             {"path": str(tmp_path / "not-yet" / "app.py"), "content": "a\n"}]
+    result = write(files, check_mode=True)
+    assert result["changed_paths"] == [f["path"] for f in files]
+    assert edited.read_text() == "old\n" and not (tmp_path / "new.txt").exists()
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"path": "relative/app.py", "content": "x"}, "files[0] (relative/app.py): the path must be absolute"),
+    ({"path": "/nonexistent-dir/app.py", "content": "x"}, "files[0] (/nonexistent-dir/app.py): the directory /nonexistent-dir does not exist"),
+    ({"path": "/tmp/app.py", "content": "x", "mode": "rw-r--r--"}, "mode=rw-r--r-- is not three or four octal digits"),
+])
+def test_bad_entries_fail_naming_them(entry, message):
+    with pytest.raises(ModuleFail) as failed:
+        write([entry])
+    assert message in failed.value.result["msg"]
+
+
+def test_a_path_given_twice_fails(tmp_path):
+    path = str(tmp_path / "a")
+    with pytest.raises(ModuleFail) as failed:
+        write([{"path": path, "content": "1"}, {"path": path, "content": "2"}])
+    assert "files[1] (%s): the path is given twice" % path in failed.value.result["msg"]
+    assert not os.path.exists(path)
+
+
+def test_to_write_picks_what_a_host_facts_read_says_differs(tmp_path):
+    same, other = tmp_path / "same", tmp_path / "other"
+    same.write_text("s\n")
+    other.write_text("o\n")
+    same.chmod(0o644)
+    other.chmod(0o644)
+    read = run_module(host_facts.main, {"paths": [str(same), str(other), str(tmp_path / "missing")]})["paths"]
+    files = [{"path": str(same), "content": "s\n", "mode": "0644", "owner": OWNER},
+             {"path": str(other), "content": "changed\n", "mode": "0644"},
+             {"path": str(tmp_path / "missing"), "content": "m\n"},
+             {"path": str(same), "content": "s\n", "mode": "0600"}]
+    assert to_write(files, read) == files[1:]
+    with pytest.raises(AnsibleFilterError, match="was not read"):
+        to_write([{"path": "/elsewhere", "content": ""}], read)
+
+
+def test_directories_are_made_before_the_files_in_them(tmp_path):
+    home, app = tmp_path / "home", tmp_path / "home" / "app"
+    directories = [{"path": str(home), "mode": "0755"}, {"path": str(app), "mode": "0750"}]
+    files = [{"path": str(app / "app.py"), "content": "a\n", "mode": "0644"}]
+    planned = run_module(text_files.main, {"directories": directories, "files": files}, check_mode=True)
+    assert planned["changed_paths"] == [str(home), str(app), str(app / "app.py")] and not home.exists()
+    result = run_module(text_files.main, {"directories": directories, "files": files})
+    assert result["changed_paths"] == [str(home), str(app), str(app / "app.py")]
+    assert mode_of(home) == "0755" and mode_of(app) == "0750" and (app / "app.py").read_text() == "a\n"
+    app.chmod(0o700)
+    again = run_module(text_files.main, {"directories": directories, "files": files})
+    assert again["changed_paths"] == [str(app)] and mode_of(app) == "0750"
+
+
+def test_a_file_where_a_directory_should_be_fails(tmp_path):
+    (tmp_path / "app").write_text("")
+    with pytest.raises(ModuleFail) as failed:
+        run_module(text_files.main, {"directories": [{"path": str(tmp_path / "app")}]})
+    assert "directories[0] (%s): is not a directory" % (tmp_path / "app") in failed.value.result["msg"]
+
+
+def test_to_write_compares_directories_as_directories(tmp_path):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d").chmod(0o755)
+    read = run_module(host_facts.main, {"paths": [str(tmp_path / "d"), str(tmp_path / "e")]})["paths"]
+    entries = [{"path": str(tmp_path / "d"), "mode": "0755"}, {"path": str(tmp_path / "e"), "mode": "0755"},
+               {"path": str(tmp_path / "d"), "mode": "0700"}]
+    assert to_write(entries, read, "directory") == entries[1:]
+
+
+def test_backups_of_replaced_files(tmp_path):
+    old, new = tmp_path / "nginx.conf", tmp_path / "site.conf"
+    old.write_text("before\n")
+    files = [{"path": str(old), "content": "after\n"}, {"path": str(new), "content": "s\n"}]
+    result = run_module(text_files.main, {"files": files, "backup": True})
+    assert list(result["backups"]) == [str(old)]
+    backup = result["backups"][str(old)]
+    assert os.path.dirname(backup) == str(tmp_path) and open(backup).read() == "before\n"
+    assert old.read_text() == "after\n"
+    assert run_module(text_files.main, {"files": [{"path": str(old), "content": "after\n"}], "backup": True})["backups"] == {}
