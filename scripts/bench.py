@@ -588,8 +588,9 @@ def write_markdown(r):
     at_or_below = [row["name"] for row in r["rows"] if row["cpu"] <= row["haproxy_cpu"]]
     above = [row["name"] for row in r["rows"] if row["cpu"] > row["haproxy_cpu"]]
     add("\nnginx at or below HAProxy: %s; above: %s.\n" % (", ".join(at_or_below) or "none", ", ".join(above) or "none"))
-    add("Session tickets. After each full handshake the server sends TLS 1.3 session tickets; each is a session encrypted "
-        "under the ticket key and, in nginx with a shared `ssl_session_cache`, also stored there. The collection sends "
+    add("Session tickets. After each full handshake the server sends TLS 1.3 session tickets; each is the session encrypted "
+        "under the ticket key (nginx with a shared `ssl_session_cache` keeps its keys there and rotates them; it stores no "
+        "TLS 1.3 session there while tickets are on, ngx_ssl_new_session in nginx 1.26's ngx_event_openssl.c). The collection sends "
         "%d (`nginx_ssl_session_tickets`; OpenSSL's default is 2). Tickets sent, as `openssl s_client -msg` counted them, "
         "and nginx's CPU per handshake when it sends none (restarted with NumTickets 0, same rounds):\n"
         % r["nginx_tickets"])
