@@ -635,34 +635,37 @@ def probe_many(module, p):
     return answers
 
 
+# The options of one server and client offer, which each entry of `probes` may set for itself.
+PROBE_OPTIONS = ("host", "port", "transport", "server_name", "groups", "key_shares", "signature_algorithms", "engine",
+                 "ca_files")
+
+
+def argument_spec():
+    spec = dict(
+        host=dict(type="str"),
+        port=dict(type="int", default=443),
+        server_name=dict(type="str"),
+        groups=dict(type="list", elements="str",
+                    default=["X25519MLKEM768", "SecP256r1MLKEM768", "X25519", "secp256r1", "secp384r1"]),
+        key_shares=dict(type="list", elements="str", no_log=False),
+        signature_algorithms=dict(type="list", elements="str"),
+        enumerate=dict(type="bool", default=False),
+        engine=dict(type="str", default="python", choices=["python", "openssl"]),
+        transport=dict(type="str", default="tcp", choices=["tcp", "quic"]),
+        openssl_path=dict(type="path"),
+        ca_files=dict(type="list", elements="path"),
+        timeout=dict(type="float", default=5.0),
+    )
+    # Derived from the top-level options, without their defaults: what an entry leaves out comes from the top level.
+    entry = {name: {key: value for key, value in spec[name].items() if key != "default"} for name in PROBE_OPTIONS}
+    entry["host"]["required"] = True
+    spec["probes"] = dict(type="list", elements="dict", options=entry)
+    return spec
+
+
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            host=dict(type="str"),
-            port=dict(type="int", default=443),
-            server_name=dict(type="str"),
-            groups=dict(type="list", elements="str",
-                        default=["X25519MLKEM768", "SecP256r1MLKEM768", "X25519", "secp256r1", "secp384r1"]),
-            key_shares=dict(type="list", elements="str", no_log=False),
-            signature_algorithms=dict(type="list", elements="str"),
-            enumerate=dict(type="bool", default=False),
-            engine=dict(type="str", default="python", choices=["python", "openssl"]),
-            transport=dict(type="str", default="tcp", choices=["tcp", "quic"]),
-            openssl_path=dict(type="path"),
-            ca_files=dict(type="list", elements="path"),
-            timeout=dict(type="float", default=5.0),
-            probes=dict(type="list", elements="dict", options=dict(
-                host=dict(type="str", required=True),
-                port=dict(type="int"),
-                transport=dict(type="str", choices=["tcp", "quic"]),
-                server_name=dict(type="str"),
-                groups=dict(type="list", elements="str"),
-                key_shares=dict(type="list", elements="str", no_log=False),
-                signature_algorithms=dict(type="list", elements="str"),
-                engine=dict(type="str", choices=["python", "openssl"]),
-                ca_files=dict(type="list", elements="path"),
-            )),
-        ),
+        argument_spec=argument_spec(),
         required_one_of=[("host", "probes")],
         mutually_exclusive=[("host", "probes")],
         supports_check_mode=True,
