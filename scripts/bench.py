@@ -9,6 +9,8 @@ What it measures, and how client and server are kept from skewing each other on 
   hybrid: nginx's workers are pinned to CPU 0, the clients (`openssl s_time` in a second container that
   shares the server's network namespace) to CPU 1. The server's cost is read from the workers' own CPU
   accounting (/proc/<pid>/schedstat), so a slow client lowers the rate but not the CPU per handshake;
+- in the same rounds, HAProxy (one thread on CPU 0), and nginx restarted without session tickets and with one
+  worker (the bench pins all of nginx's workers to CPU 0);
 - the crypto bound: `openssl speed` on CPU 0 in the same run, server side = one key encapsulation
   (the server's share of the key exchange) + one signature;
 - bytes on the wire per full handshake, counted by a relay between client and nginx.
@@ -290,17 +292,19 @@ def tickets_sent(config, port):
     return len(re.findall(r"<<< TLS 1.3, Handshake \[length [0-9a-f]+\], NewSessionTicket", out))
 
 
-def nginx_num_tickets(count):
-    """Restart nginx with `count` TLS 1.3 tickets per full handshake (ssl_conf_command NumTickets); worker pids."""
-    in_container(SERVER, "sed -i 's/ssl_conf_command NumTickets [0-9]*;/ssl_conf_command NumTickets %d;/'"
-                 " /etc/nginx/nginx.conf && nginx -t -q && systemctl restart nginx" % count)
+def nginx_restart(tickets, workers="auto"):
+    """Restart nginx with `tickets` TLS 1.3 tickets per full handshake (ssl_conf_command NumTickets) and `workers`
+    worker processes; its worker pids, pinned to CPU 0."""
+    in_container(SERVER, "sed -i -e 's/ssl_conf_command NumTickets [0-9]*;/ssl_conf_command NumTickets %d;/'"
+                 " -e 's/^worker_processes [^;]*;/worker_processes %s;/' /etc/nginx/nginx.conf"
+                 " && nginx -t -q && systemctl restart nginx" % (tickets, workers))
     for dummy in range(50):
         rows = run(["docker", "top", SERVER, "-eo", "pid,args"]).stdout
         if "shutting down" not in rows and in_container(
                 CLIENT, "openssl s_client -connect 127.0.0.1:8443 </dev/null >/dev/null 2>&1", check=False).returncode == 0:
             return nginx_workers()
         time.sleep(0.1)
-    raise SystemExit("bench: nginx did not come back with NumTickets %d" % count)
+    raise SystemExit("bench: nginx did not come back with NumTickets %d and %s workers" % (tickets, workers))
 
 
 def handshakes(config, pids, mode="-new", port=8443):
@@ -467,7 +471,9 @@ def main():
     haproxy = {config[0]: [] for config in CONFIGS}
     # Session tickets: what each server sends, and nginx's CPU when it sends none (same rounds).
     no_tickets = {config[0]: [] for config in CONFIGS}
+    one_worker = {config[0]: [] for config in CONFIGS}
     tickets = {}
+    nginx_worker_count = len(nginx_workers())
     nginx_tickets = int(re.search(r"ssl_conf_command NumTickets (\d+);",
                                   in_container(SERVER, "cat /etc/nginx/nginx.conf").stdout).group(1))
     speeds = []
@@ -499,9 +505,13 @@ def main():
                 haproxy[config[0]].append(handshakes(config, haproxy_server(config), port=4434))
                 in_container(SERVER, "pkill -x haproxy; true")
                 log("bench: run %d %-28s %7.0f handshakes/s %7.0f us CPU each (HAProxy)" % ((index + 1, config[0]) + haproxy[config[0]][-1]))
-                no_tickets[config[0]].append(handshakes(config, nginx_num_tickets(0)))
+                no_tickets[config[0]].append(handshakes(config, nginx_restart(0)))
                 log("bench: run %d %-28s %7.0f handshakes/s %7.0f us CPU each (nginx, no tickets)" % ((index + 1, config[0]) + no_tickets[config[0]][-1]))
-                pids = nginx_num_tickets(nginx_tickets)
+                # worker_processes auto makes one worker per core (2 here), and the bench pins them all to CPU 0, where
+                # HAProxy runs one thread: nginx with one worker on that CPU, as configured otherwise.
+                one_worker[config[0]].append(handshakes(config, nginx_restart(nginx_tickets, 1)))
+                log("bench: run %d %-28s %7.0f handshakes/s %7.0f us CPU each (nginx, one worker)" % ((index + 1, config[0]) + one_worker[config[0]][-1]))
+                pids = nginx_restart(nginx_tickets)
             if RESUMED in configs:
                 # s_time reads the session tickets only when it makes a request, so both of these do one.
                 with_request.append(handshakes(RESUMED, pids, "-new -www /api/health"))
@@ -520,6 +530,7 @@ def main():
         ratios = [bound / s[1] for s in results[config[0]]]
         ref_cpu = statistics.median(s[1] for s in reference[config[0]])
         rows.append({"no_tickets_cpu": statistics.median(s[1] for s in no_tickets[config[0]]),
+                     "one_worker_cpu": statistics.median(s[1] for s in one_worker[config[0]]),
                      "tickets": tickets[config[0]],
                      "haproxy_cpu": statistics.median(s[1] for s in haproxy[config[0]]),
                      "haproxy_rate": statistics.median(s[0] for s in haproxy[config[0]]),
@@ -535,7 +546,7 @@ def main():
         "runs": RUNS, "seconds": SECONDS, "clients": CLIENTS, "cold": cold, "cold_changed": cold_changed,
         "reruns": reruns, "checks": checks, "cold_profile": cold_profile, "baselines": baselines, "fleet": fleet_results,
         "probe_ms": probe_median, "probe_connections": probe_connections,
-        "rows": rows, "nginx_tickets": nginx_tickets, "resumed": resumed_row, "with_request": with_request_row,
+        "rows": rows, "nginx_tickets": nginx_tickets, "nginx_worker_count": nginx_worker_count, "resumed": resumed_row, "with_request": with_request_row,
         "speed": {":".join(k): v for k, v in speed.items()}, "certs": certs,
     }
     (WORK / "bench.json").write_text(json.dumps(report, indent=2))
@@ -603,6 +614,18 @@ def write_markdown(r):
         "/".join(sorted({str(row["tickets"][1]) for row in r["rows"]})),
         ", ".join(row["name"] for row in r["rows"] if row["no_tickets_cpu"] <= row["haproxy_cpu"]) or "none",
         ", ".join(row["name"] for row in r["rows"] if row["no_tickets_cpu"] > row["haproxy_cpu"]) or "none"))
+    add("Workers. `worker_processes auto` gives nginx one worker per core, 2 here, and the bench pins them to CPU 0, where "
+        "HAProxy runs its one thread; there the two workers take turns on one CPU. nginx with one worker on CPU 0, tickets and "
+        "everything else as configured, in the same rounds:\n")
+    add("| configuration | nginx CPU, %s workers (us) | nginx CPU, one worker (us) | HAProxy CPU (us) | one worker / HAProxy |"
+        % r["nginx_worker_count"])
+    add("|---|---|---|---|---|")
+    for row in r["rows"]:
+        add("| %s | %.0f | %.0f | %.0f | %.2f |" % (row["name"], row["cpu"], row["one_worker_cpu"], row["haproxy_cpu"],
+                                               row["one_worker_cpu"] / row["haproxy_cpu"]))
+    add("\nnginx with one worker at or below HAProxy: %s; above: %s.\n" % (
+        ", ".join(row["name"] for row in r["rows"] if row["one_worker_cpu"] <= row["haproxy_cpu"]) or "none",
+        ", ".join(row["name"] for row in r["rows"] if row["one_worker_cpu"] > row["haproxy_cpu"]) or "none"))
     add("The last column of the first table is OpenSSL's own test server, single process, same certificate, same CPU, same clients, "
         "measured in the same rounds: what the TLS stack costs per connection without nginx. Where nginx is "
         "near it, the gap to the bound is OpenSSL's per-connection work (ClientHello parsing, key schedule, "
