@@ -621,8 +621,8 @@ def write_markdown(r):
         % r["nginx_worker_count"])
     add("|---|---|---|---|---|")
     for row in r["rows"]:
-        add("| %s | %.0f | %.0f | %.0f | %.2f |" % (row["name"], row["cpu"], row["one_worker_cpu"], row["haproxy_cpu"],
-                                               row["one_worker_cpu"] / row["haproxy_cpu"]))
+        add("| %s | %.0f | %.0f | %.0f | %.2f |" % (
+            row["name"], row["cpu"], row["one_worker_cpu"], row["haproxy_cpu"], row["one_worker_cpu"] / row["haproxy_cpu"]))
     add("\nnginx with one worker at or below HAProxy: %s; above: %s.\n" % (
         ", ".join(row["name"] for row in r["rows"] if row["one_worker_cpu"] <= row["haproxy_cpu"]) or "none",
         ", ".join(row["name"] for row in r["rows"] if row["one_worker_cpu"] > row["haproxy_cpu"]) or "none"))
