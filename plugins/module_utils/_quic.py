@@ -60,6 +60,10 @@ class PacketError(ValueError):
     """A datagram that is not a QUIC packet this probe can read."""
 
 
+class CryptoLimitError(PacketError):
+    """A server that sends more CRYPTO data than any ServerHello needs."""
+
+
 def encode_varint(value):
     """RFC 9000 16: the shortest of the 1, 2, 4 or 8 byte encodings."""
     if value < 1 << 6:
@@ -274,8 +278,9 @@ def retry_integrity_ok(datagram, packet, original_destination):
 
 
 def read_frames(payload):
-    """CRYPTO data by offset and the CONNECTION_CLOSE (error code, reason) of an Initial packet's payload."""
-    crypto = {}
+    """The CRYPTO data ((offset, bytes) in order) and the CONNECTION_CLOSE (error code, reason) of an Initial
+    packet's payload."""
+    crypto = []
     close = None
     pos = 0
     while pos < len(payload):
@@ -292,7 +297,9 @@ def read_frames(payload):
         elif frame_type == 0x06:
             offset, pos = read_varint(payload, pos)
             length, pos = read_varint(payload, pos)
-            crypto[offset] = payload[pos:pos + length]
+            if pos + length > len(payload):
+                raise PacketError("truncated")
+            crypto.append((offset, payload[pos:pos + length]))
             pos += length
         elif frame_type in (0x1C, 0x1D):
             error_code, pos = read_varint(payload, pos)
@@ -306,17 +313,48 @@ def read_frames(payload):
     return crypto, close
 
 
+# The most CRYPTO data a server may send in Initial packets before its ServerHello is complete (RFC 9000 7.5 lets an
+# endpoint refuse to buffer more than it chooses; a ServerHello is about 1.2 KB even with a hybrid key share).
+MAX_CRYPTO = 1 << 16
+
+
+class CryptoStream(object):
+    """The server's Initial CRYPTO stream, from chunks by offset in any order, overlaps allowed.
+
+    Bytes are written into one buffer with a mark of which are filled, so the work is linear in the bytes
+    received however they are cut or ordered; data beyond MAX_CRYPTO raises PacketError.
+    """
+
+    def __init__(self):
+        self.clear()
+
+    def clear(self):
+        self.buffer = bytearray()
+        self.filled = bytearray()
+        self.length = 0  # bytes from offset 0 up to the first gap
+
+    def add(self, offset, data):
+        end = offset + len(data)
+        if end > MAX_CRYPTO:
+            raise CryptoLimitError("more than %d bytes of CRYPTO data without a complete ServerHello" % MAX_CRYPTO)
+        if end > len(self.buffer):
+            self.buffer.extend(bytes(end - len(self.buffer)))
+            self.filled.extend(bytes(end - len(self.filled)))
+        self.buffer[offset:end] = data
+        self.filled[offset:end] = b"\x01" * len(data)
+        while self.length < len(self.filled) and self.filled[self.length]:
+            self.length += 1
+
+    def contiguous(self):
+        return bytes(self.buffer[:self.length])
+
+
 def contiguous(chunks):
-    """The bytes of a CRYPTO stream (chunks by offset, overlaps allowed) from offset 0 up to the first gap."""
-    data = b""
-    grown = True
-    while grown:
-        grown = False
-        for offset, chunk in chunks.items():
-            if offset <= len(data) < offset + len(chunk):
-                data += chunk[len(data) - offset:]
-                grown = True
-    return data
+    """The bytes of a CRYPTO stream ((offset, bytes) pairs, overlaps allowed) from offset 0 up to the first gap."""
+    stream = CryptoStream()
+    for offset, chunk in chunks:
+        stream.add(offset, chunk)
+    return stream.contiguous()
 
 
 def first_handshake_message(stream):
@@ -373,15 +411,20 @@ class Connection(object):
         try:
             self.sock.connect(address[4])
             self.send_hello()
-            chunks = {}
+            stream = CryptoStream()
+            unreadable = 0
             while True:
                 try:
                     datagram = self.receive(deadline)
                 except socket.timeout:
-                    raise _tls.ProbeError("no QUIC answer from %s within %s s (is HTTP/3 enabled, and UDP %s open?)"
-                                          % (self.where(), self.timeout, self.port))
-                answer = self.read(datagram, chunks)
-                if answer is not None:
+                    raise _tls.ProbeError("no QUIC answer from %s within %s s (is HTTP/3 enabled, and UDP %s open?)%s"
+                                          % (self.where(), self.timeout, self.port,
+                                             "; %d datagram(s) came without a complete ServerHello" % unreadable
+                                             if unreadable else ""))
+                answer = self.read(datagram, stream)
+                if answer is None:
+                    unreadable += 1
+                else:
                     return answer
         except ConnectionRefusedError:
             # The ICMP port unreachable of one datagram fails the next send or receive on the connected socket.
@@ -391,7 +434,8 @@ class Connection(object):
         finally:
             self.close()
 
-    def read(self, datagram, chunks):
+    def read(self, datagram, stream):
+        """The answer once the server's Initial packets hold one; None for a datagram that brings none."""
         try:
             packets = split_datagram(datagram)
         except PacketError:
@@ -399,9 +443,9 @@ class Connection(object):
         for packet in packets:
             if packet["type"] == "version_negotiation":
                 raise _tls.ProbeError("%s does not speak QUIC version 1 (it offers %s)" % (
-                    self.where(), ", ".join("0x%08x" % v for v in packet["versions"]) or "no version"))
+                    self.where(), ", ".join("0x%08x" % v for v in packet["versions"][:8]) or "no version"))
             if packet["type"] == RETRY:
-                self.retry(datagram, packet, chunks)
+                self.retry(datagram, packet, stream)
                 return None
             if packet["type"] != INITIAL or packet["destination"] != self.source:
                 continue  # Handshake packets need keys this probe never derives
@@ -411,25 +455,28 @@ class Connection(object):
             except PacketError:
                 continue
             self.destination = packet["source"]
-            for offset, data in crypto.items():
-                chunks.setdefault(offset, data)
-            if close is not None:
-                return self.closed(close)
-            message = first_handshake_message(contiguous(chunks))
-            if message is not None:
-                answer = _tls.parse_server_hello(message)
-                answer["kind"] = "server_hello"
-                return answer
+            try:
+                for offset, data in crypto:
+                    stream.add(offset, data)
+                if close is not None:
+                    return self.closed(close)
+                message = first_handshake_message(stream.contiguous())
+                if message is not None:
+                    answer = _tls.parse_server_hello(message)
+                    answer["kind"] = "server_hello"
+                    return answer
+            except ValueError as exc:  # PacketError included
+                raise _tls.ProbeError("%s sent a QUIC Initial that cannot be read: %s" % (self.where(), exc))
         return None
 
-    def retry(self, datagram, packet, chunks):
+    def retry(self, datagram, packet, stream):
         """Address validation (RFC 9000 8.1): send the ClientHello again with the server's token and new DCID."""
         if self.token or not retry_integrity_ok(datagram, packet, self.original_destination):
             return
         self.token = packet["token"]
         self.destination = packet["source"]
         self.client_keys, self.server_keys = initial_keys(self.destination)
-        chunks.clear()
+        stream.clear()
         self.send_hello()
 
     def closed(self, close):

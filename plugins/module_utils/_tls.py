@@ -144,6 +144,17 @@ def is_ip_address(name):
     return False
 
 
+def sni(server_name):
+    """The server name as the bytes of a server_name extension; ProbeError when no DNS name can be made of it."""
+    try:
+        name = server_name.encode("idna")
+    except (UnicodeError, ValueError) as exc:
+        raise ProbeError("server name %r cannot be sent as SNI: %s" % (server_name[:80], exc))
+    if len(name) > 253:
+        raise ProbeError("server name %r cannot be sent as SNI: longer than 253 characters" % server_name[:80])
+    return name
+
+
 def client_hello_message(groups, key_share_groups=(), server_name=None, signature_schemes=None, grease=None,
                          legacy_session_id=True, cipher_suites=None, extra_extensions=b""):
     """Build a TLS 1.3 ClientHello handshake message (no record header).
@@ -156,7 +167,7 @@ def client_hello_message(groups, key_share_groups=(), server_name=None, signatur
     offered = ([grease] if grease is not None else []) + list(groups)
     extensions = b""
     if server_name and not is_ip_address(server_name):
-        name = server_name.encode("idna")
+        name = sni(server_name)
         extensions += extension(0x0000, vector(b"\x00" + vector(name, 2), 2))
     extensions += extension(0x000A, vector(b"".join(struct.pack("!H", g) for g in offered), 2))
     extensions += extension(0x000D, vector(b"".join(struct.pack("!H", s) for s in signature_schemes), 2))
@@ -228,6 +239,8 @@ def parse_server_hello(body):
         elif ext_type == 0x0033:
             # A HelloRetryRequest names the selected group; a ServerHello carries its key share.
             result["group_id"] = ext.uint(2)
+    if result["version_id"] == TLS13 and result["group_id"] is None:
+        raise ValueError("a TLS 1.3 %s without a key_share" % ("HelloRetryRequest" if result["hello_retry_request"] else "ServerHello"))
     return result
 
 
@@ -259,6 +272,8 @@ def parse_response(data):
             raise ValueError("truncated")
         payload += data[pos + 5:pos + 5 + length]
         pos += 5 + length
+        if payload and payload[0] != 0x02:
+            break
         if len(payload) >= 4 and len(payload) >= 4 + int.from_bytes(payload[1:4], "big"):
             break
     if payload[0] != 0x02:
@@ -269,20 +284,64 @@ def parse_response(data):
     return result
 
 
-def _needed(data):
-    """How many more bytes parse_response needs before it can answer, or 0 when it can."""
-    try:
-        parse_response(data)
-        return 0
-    except ValueError as exc:
-        if str(exc) == "truncated":
-            return 1
-        return 0
+# The most a server may send before its first handshake message is complete; a ServerHello is a few hundred bytes
+# (about 1.2 KB with a hybrid key share), so anything near this is not an honest answer.
+MAX_ANSWER = 1 << 16
+
+
+class AnswerBuffer(object):
+    """The server's first bytes, read in whatever pieces they arrive, with a linear check of when they are enough.
+
+    complete() is true once parse_response can decide: a whole alert record, the whole first handshake message, or
+    bytes that are not TLS records at all. Each record header is looked at once, however small the pieces.
+    """
+
+    def __init__(self):
+        self.data = bytearray()
+        self.record = 0  # where the next record header starts
+        self.handshake = 0  # bytes of handshake payload in the complete records so far
+        self.handshake_head = bytearray()  # the first 4 of them: type and length of the first message
+        self.done = False
+
+    def feed(self, chunk):
+        self.data += chunk
+        while not self.done and self.record + 5 <= len(self.data):
+            header = self.data[self.record:self.record + 5]
+            if header[0] not in (0x15, 0x16) or header[1] != 0x03:
+                self.done = True  # not TLS, or a record type parse_response refuses: it names which
+                break
+            length = int.from_bytes(header[3:5], "big")
+            if self.record + 5 + length > len(self.data):
+                break
+            if header[0] == 0x15:
+                self.done = True
+                break
+            body = self.data[self.record + 5:self.record + 5 + length]
+            self.handshake_head += body[:4 - len(self.handshake_head)]
+            if self.handshake_head[:1] not in (b"", b"\x02"):
+                self.done = True  # not a ServerHello: parse_response says what it is
+                break
+            self.handshake += length
+            self.record += 5 + length
+            if len(self.handshake_head) == 4 and self.handshake >= 4 + int.from_bytes(self.handshake_head[1:4], "big"):
+                self.done = True
+        return self.done
+
+    def complete(self):
+        return self.done
+
+    def __len__(self):
+        return len(self.data)
 
 
 def exchange(host, port, hello, timeout):
-    """Send hello, read until a full first answer (or the server closes). Returns (bytes, seconds)."""
+    """Send hello, read until a full first answer or the server closes, all within timeout seconds from the start.
+
+    Returns (bytes, seconds). A server that keeps the connection open without completing its answer (a byte every
+    few seconds, or an endless stream) is a ProbeError once the deadline passes or MAX_ANSWER bytes came.
+    """
     started = time.monotonic()
+    deadline = started + timeout
     try:
         sock = socket.create_connection((host, port), timeout=timeout)
     except socket.timeout:
@@ -291,23 +350,32 @@ def exchange(host, port, hello, timeout):
         raise ProbeError("connection to %s port %s was refused: nothing listens there" % (host, port))
     except OSError as exc:
         raise ProbeError("cannot connect to %s port %s: %s" % (host, port, exc.strerror or exc))
-    data = b""
+    answer = AnswerBuffer()
     try:
+        sock.settimeout(max(deadline - time.monotonic(), 0.001))
         sock.sendall(hello)
-        while _needed(data) and len(data) < 1 << 16:
+        while not answer.complete():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise socket.timeout()
+            if len(answer) >= MAX_ANSWER:
+                raise ProbeError("%s port %s sent %d bytes without completing its first TLS message" % (host, port, len(answer)))
+            sock.settimeout(remaining)
             chunk = sock.recv(65536)
             if not chunk:
                 break
-            data += chunk
+            answer.feed(chunk)
     except socket.timeout:
-        if not data:
+        if not len(answer):
             raise ProbeError("%s port %s accepted the connection but did not answer within %s s" % (host, port, timeout))
+        raise ProbeError("%s port %s did not complete its TLS answer within %s s (%d bytes came)"
+                         % (host, port, timeout, len(answer)))
     except OSError as exc:
-        if not data:
+        if not len(answer):
             raise ProbeError("%s port %s closed the connection without a TLS answer (%s)" % (host, port, exc))
     finally:
         sock.close()
-    return data, time.monotonic() - started
+    return bytes(answer.data), time.monotonic() - started
 
 
 def offer(host, port, groups, key_share_groups=(), server_name=None, signature_schemes=None, timeout=5.0, grease=None):

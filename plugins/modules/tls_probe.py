@@ -329,6 +329,7 @@ probes:
 import datetime
 import os
 import re
+import subprocess
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -434,12 +435,23 @@ class OpenSSLEngine(object):
             args += ["-CAfile", self.ca_file,
                      "-verify_ip" if _tls.is_ip_address(self.server_name) else "-verify_hostname", self.server_name]
         started = time.monotonic()
-        rc, out, err = self.module.run_command(args, data="")
+        text = self.s_client(args)
         seconds = time.monotonic() - started
-        text = out + err
         if "Connection refused" in text or "connect:errno" in text:
             raise _tls.ProbeError("connection to %s port %s was refused: nothing listens there" % (self.host, self.port))
         return text, seconds
+
+    def s_client(self, args):
+        """What s_client printed, or a ProbeError once the probe's timeout has passed (run_command has no deadline;
+        a server that drips bytes would hold s_client for as long as it likes)."""
+        process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            out, dummy = process.communicate(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            raise _tls.ProbeError("%s port %s did not complete a TLS handshake within %s s" % (self.host, self.port, self.timeout))
+        return out.decode("utf-8", "replace")
 
     def offer(self, groups, key_shares):
         unusable = [g.name for g in groups if g not in self.local]
@@ -456,6 +468,11 @@ class OpenSSLEngine(object):
             shares = [decoy]
         text, seconds = self.run(offered, shares)
         result = parse_s_client(text)
+        if result["negotiated_group"] is None and result["alert"] is None:
+            # Neither a handshake nor an alert from the server: s_client gave up on what it was sent.
+            error = re.search(r"error:[0-9A-Fa-f]+:[^:]*:[^:]*:([^:\n]+)", text)
+            raise _tls.ProbeError("%s port %s sent no TLS answer that openssl s_client could read%s"
+                                  % (self.host, self.port, ": " + error.group(1) if error else ""))
         result["handshake_ms"] = round(seconds * 1000.0, 3)
         pem = result.pop("certificate_pem", None)
         if pem:
@@ -630,9 +647,17 @@ def probe_many(module, p):
             module.fail_json(msg="probes[%d] (%s port %s): %s" % (index, options["host"], options["port"], exc))
         except _tls.ProbeError as exc:
             answer = {"failed": True, "msg": str(exc), "engine": options["engine"]}
+        except Exception as exc:  # pylint: disable=broad-except
+            # Whatever a server sends, the other servers of the run keep their answers.
+            answer = {"failed": True, "msg": unreadable(options, exc), "engine": options["engine"]}
         answer.update(where)
         answers.append(answer)
     return answers
+
+
+def unreadable(p, exc):
+    """A sentence for an answer the probe's parsers did not foresee: a failed answer, never a traceback."""
+    return "%s port %s sent an answer this probe cannot read (%s: %s)" % (p["host"], p["port"], type(exc).__name__, exc)
 
 
 # The options of one server and client offer, which each entry of `probes` may set for itself.
@@ -679,6 +704,8 @@ def main():
         result = probe(module, p, p["enumerate"])
     except (ProbeInputError, _tls.ProbeError) as exc:
         module.fail_json(msg=str(exc))
+    except Exception as exc:  # pylint: disable=broad-except
+        module.fail_json(msg=unreadable(p, exc))
     module.exit_json(changed=False, **result)
 
 

@@ -225,3 +225,36 @@ def test_a_bad_entry_fails_the_call_and_names_it(servers):
     both = run_module("localhost", {"host": "127.0.0.1", "probes": [{"host": "127.0.0.1"}]},
                       ["-c", "local", "-e", "ansible_python_interpreter=" + sys.executable], "localhost,")
     assert both["failed"] and "mutually exclusive" in both["msg"]
+
+
+def test_hostile_servers_cost_neither_engine_more_than_its_timeout_nor_the_other_answers(servers):
+    """The test's hostile TCP servers (tests/support/hostile_servers.py) beside real s_server ones in one module run,
+    both engines: each hostile one is a failed answer naming the problem, the healthy answers are all there."""
+    container = servers["container"]
+    hostile = {"drip": 9481, "stream": 9482, "garbage": 9483, "truncated": 9484}
+    docker("cp", str(ROOT / "tests" / "support" / "hostile_servers.py"), container + ":/root/hostile_servers.py")
+    docker("exec", "-d", container, "python3", "/root/hostile_servers.py",
+           *["%d:%s" % (port, name) for name, port in hostile.items()])
+    time.sleep(0.5)
+    entries = []
+    for engine in ("python", "openssl"):
+        entries.append({"host": "127.0.0.1", "engine": engine})
+        entries += [{"host": "127.0.0.1", "port": port, "engine": engine} for port in hostile.values()]
+    entries.append({"host": "127.0.0.1", "engine": "python"})
+    timeout = 3
+    started = time.monotonic()
+    result = run_module(container, {"port": PORTS["enforce-serverpref"], "timeout": timeout, "probes": entries},
+                        ["-c", "community.docker.docker"], container + ",")
+    elapsed = time.monotonic() - started
+    assert not result.get("failed"), result.get("msg")
+    answers = result["probes"]
+    healthy = [0, 5, len(entries) - 1]
+    for index, answer in enumerate(answers):
+        if index in healthy:
+            assert not answer["failed"] and answer["negotiated_group"] == "X25519MLKEM768", answer
+        else:
+            assert answer["failed"] and "port %d" % answer["port"] in answer["msg"], answer
+    drips = [answers[1], answers[6]]
+    assert all("within 3" in a["msg"] for a in drips), drips
+    # Two drips use their timeout; everything else answers at once. Plus ansible's own start over docker exec.
+    assert elapsed < 2 * (timeout + 1) + 15
