@@ -70,6 +70,15 @@ options:
     description: Issue a CA certificate (basicConstraints CA:TRUE, keyCertSign) instead of a TLS server certificate.
     type: bool
     default: false
+  name_constraints:
+    description:
+      - With O(is_ca), the only names the CA may vouch for, as a critical nameConstraints extension of permitted
+        subtrees; C(DNS:<domain>) (that domain and every name below it) or C(IP:<address>) (that address alone).
+      - A certificate whose constraints differ is reissued with the same key, so clients that trust the earlier one
+        keep verifying what it signs.
+    type: list
+    elements: str
+    default: []
   ca_certificate_path:
     description: Sign with this CA certificate instead of self-signing. Needs O(ca_private_key_path).
     type: path
@@ -191,6 +200,7 @@ openssl_version:
   sample: 3.5.9
 """
 
+import ipaddress
 import os
 import stat
 import tempfile
@@ -246,6 +256,37 @@ def expires_within(openssl, cert_path, days):
     return rc != 0
 
 
+def name_constraint(entry):
+    """DNS:<domain> or IP:<address> as nameConstraints writes it (an address with its all-ones mask), normalised."""
+    kind, dummy, value = entry.strip().partition(":")
+    kind = kind.strip().upper()
+    if kind == "DNS":
+        return "DNS:%s" % value.strip().lower().lstrip(".")
+    if kind in ("IP", "IP ADDRESS"):
+        address, dummy, mask = value.strip().partition("/")
+        address = ipaddress.ip_address(address)
+        mask = ipaddress.ip_address(mask) if mask else ipaddress.ip_address((1 << address.max_prefixlen) - 1 if address.version == 6
+                                                                            else 0xFFFFFFFF)
+        return "IP:%s/%s" % (address, mask)
+    raise ValueError("%r is not DNS:<domain> or IP:<address>" % entry)
+
+
+def certificate_name_constraints(openssl, cert_path):
+    """The permitted subtrees of the certificate's nameConstraints, normalised and sorted ([] without any)."""
+    rc, out, dummy = openssl.run(["x509", "-in", cert_path, "-noout", "-ext", "nameConstraints"], check=False)
+    if rc != 0:
+        return []
+    permitted = []
+    section = None
+    for line in out.splitlines()[1:]:
+        text = line.strip()
+        if text.endswith(":") and text[:-1] in ("Permitted", "Excluded"):
+            section = text[:-1]
+        elif text and section == "Permitted":
+            permitted.append(name_constraint(text))
+    return sorted(permitted)
+
+
 def is_ca_certificate(openssl, cert_path):
     rc, out, dummy = openssl.run(["x509", "-in", cert_path, "-noout", "-ext", "basicConstraints"], check=False)
     return rc == 0 and "CA:TRUE" in out
@@ -295,6 +336,8 @@ def certificate_reasons(openssl, params):
             reasons.append("subject alternative names differ")
         if is_ca_certificate(openssl, path) != params["is_ca"]:
             reasons.append("CA flag differs")
+        if params["is_ca"] and certificate_name_constraints(openssl, path) != sorted(name_constraint(n) for n in params["name_constraints"]):
+            reasons.append("name constraints differ")
         ca_cert = params["ca_certificate_path"]
         if ca_cert and not signed_by(openssl, path, ca_cert):
             reasons.append("not signed by %s" % ca_cert)
@@ -325,6 +368,8 @@ def subject_arg(common_name):
 def extension_args(params):
     if params["is_ca"]:
         extensions = ["basicConstraints=critical,CA:TRUE", "keyUsage=critical,keyCertSign,cRLSign"]
+        if params["name_constraints"]:
+            extensions.append("nameConstraints=critical," + ",".join("permitted;" + name_constraint(n) for n in params["name_constraints"]))
     else:
         extensions = ["basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature", "extendedKeyUsage=serverAuth"]
     if params["subject_alt_names"]:
@@ -422,6 +467,7 @@ def main():
             valid_days=dict(type="int", default=365),
             renew_days=dict(type="int", default=30),
             is_ca=dict(type="bool", default=False),
+            name_constraints=dict(type="list", elements="str", default=[]),
             ca_certificate_path=dict(type="path"),
             ca_private_key_path=dict(type="path", no_log=False),
             private_key_mode=dict(type="str", default="0600", no_log=False),
@@ -448,6 +494,14 @@ def main():
         kind, sep, value = san.partition(":")
         if not sep or not value.strip() or kind.strip().upper() not in ("DNS", "IP", "EMAIL", "URI"):
             module.fail_json(msg="invalid subject alternative name %r: expected DNS:<name>, IP:<address>, email:<addr> or URI:<uri>" % san)
+
+    if params["name_constraints"] and not params["is_ca"]:
+        module.fail_json(msg="name_constraints needs is_ca=true: only a CA certificate carries them")
+    for entry in params["name_constraints"]:
+        try:
+            name_constraint(entry)
+        except ValueError:
+            module.fail_json(msg="invalid name constraint %r: expected DNS:<domain> or IP:<address>" % entry)
 
     signed_elsewhere = params["csr_only"] or params["certificate_content"] is not None
     if params["ca_certificate_path"] and not params["ca_private_key_path"] and not signed_elsewhere:

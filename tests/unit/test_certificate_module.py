@@ -122,3 +122,41 @@ def test_mldsa44_works_or_fails_clearly(paths):
             run_module(certificate.main, args)
         assert "cannot generate mldsa44 keys" in failed.value.result["msg"]
         assert not os.path.exists(paths["private_key_path"])
+
+
+def test_a_ca_carries_its_name_constraints_and_openssl_enforces_them(tmp_path, paths):
+    """The root's permitted subtrees: kept on re-runs, reissued with the same key when they change, and a leaf for a
+    name outside them fails verification ("permitted subtree violation") although the CA's key signed it."""
+    ca = {"private_key_path": str(tmp_path / "ca.key"), "certificate_path": str(tmp_path / "ca.crt")}
+    root = dict(ca, key_algorithm="ecdsa", common_name="Test CA", is_ca=True, valid_days=3650,
+                name_constraints=["DNS:example.org", "IP:127.0.0.1"])
+    assert run_module(certificate.main, root)["changed"]
+    text = cert_text(ca["certificate_path"])
+    assert "X509v3 Name Constraints: critical" in text and "DNS:example.org" in text and "IP:127.0.0.1/255.255.255.255" in text
+    assert not run_module(certificate.main, root)["changed"]
+    key_before = open(ca["private_key_path"]).read()
+    changed = run_module(certificate.main, dict(root, name_constraints=["DNS:Example.ORG", "DNS:example.net", "IP:127.0.0.1"]))
+    assert changed["reasons"] == ["name constraints differ"] and not changed["key_changed"]
+    assert open(ca["private_key_path"]).read() == key_before
+
+    inside = rsa_args(paths, ca_certificate_path=ca["certificate_path"], ca_private_key_path=ca["private_key_path"])
+    run_module(certificate.main, inside)
+    ok = subprocess.run(["openssl", "verify", "-CAfile", ca["certificate_path"], paths["certificate_path"]],
+                        capture_output=True, text=True, check=False)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    outside = {"private_key_path": str(tmp_path / "o.key"), "certificate_path": str(tmp_path / "o.crt")}
+    run_module(certificate.main, rsa_args(outside, common_name="bank.example.com", subject_alt_names=["DNS:bank.example.com"],
+                                          ca_certificate_path=ca["certificate_path"], ca_private_key_path=ca["private_key_path"],
+                                          check_subject=False))
+    refused = subprocess.run(["openssl", "verify", "-CAfile", ca["certificate_path"], outside["certificate_path"]],
+                             capture_output=True, text=True, check=False)
+    assert refused.returncode != 0 and "permitted subtree violation" in refused.stdout + refused.stderr
+
+
+def test_name_constraints_are_refused_on_a_leaf_or_in_a_bad_form(paths):
+    with pytest.raises(ModuleFail) as failed:
+        run_module(certificate.main, rsa_args(paths, name_constraints=["DNS:example.org"]))
+    assert "name_constraints needs is_ca=true" in failed.value.result["msg"]
+    with pytest.raises(ModuleFail) as failed:
+        run_module(certificate.main, rsa_args(paths, is_ca=True, name_constraints=["example.org"]))
+    assert "invalid name constraint 'example.org'" in failed.value.result["msg"]

@@ -171,7 +171,7 @@ def test_forced_renewal_changes_the_certificates_and_fails_no_request():
     # Every certificate now expires "within 3000 days" (the fleet CA's of 365 days, Pebble's of 5 years): the ordinary
     # renewal path, for all of them. The fleet CA's new ones are valid for 3650 days, so the plain converge after them
     # changes nothing.
-    result = converge({"certificates_renew_days": 3000, "certificates_valid_days": 3650})
+    result = converge({"certificates_renew_days": 3000, "certificates_valid_days": 3650, "certificates_fleet_ca_max_valid_days": 3650})
     finished = time.time()
     time.sleep(2)
     for edge in edges:
@@ -238,8 +238,8 @@ def test_a_site_without_a_plain_http_server_is_refused_with_acme():
     before = edge.run("sha256sum %s/*/*.crt %s/*/*.key /etc/nginx/sites-enabled/*" % (TLS_DIR, TLS_DIR)).stdout
     sites = [{"name": "default", "server_names": ["{{ inventory_hostname }}"], "default_server": True},
              {"name": "api", "server_names": ["api-edge"], "http_port": 0}]
-    result = ansible_playbook(os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "converge.yml"), {"pqc_edge_sites": sites},
-                              "--limit", EDGES[0])
+    result = ansible_playbook(os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "converge.yml"),
+                              {"pqc_edge_sites": sites, "certificates_fleet_ca_domains": EDGES + ["api-edge"]}, "--limit", EDGES[0])
     assert result.returncode != 0
     said = " ".join((result.stdout + result.stderr).split())
     assert "sites without a plain HTTP server cannot answer HTTP-01: api (http_port 0)" in said, said[-3000:]
@@ -301,3 +301,70 @@ def test_without_acme_the_fleet_ca_signs_the_classical_certificate_and_acme_take
     assert "Pebble Intermediate CA" in edge.run("openssl x509 -in %s/default/rsa.crt -noout -issuer" % TLS_DIR).stdout
     out = s_client(edge, name, "/root/client/acme-root.crt", "-groups X25519 -sigalgs rsa_pss_rsae_sha256").stdout
     assert "Verification: OK" in out, out
+
+
+def sans(edge, path):
+    return edge.run("openssl x509 -in %s -noout -ext subjectAltName | tail -n +2" % path).stdout.strip()
+
+
+def test_a_lying_edge_gets_nothing_beyond_its_own_inventory_names():
+    """edge-2 taken over: every module result it returns carries forged facts (another edge's name, a 10-year
+    validity) and its os-release names a file on the controller. The CA signs only edge-2's own names for the
+    validity the CA allows, injected facts are refused outright, and the controller file is never loaded."""
+    liar, ca = node(EDGES[1]), node(CA)
+    forged = {"certificates_subject_alt_names": ["DNS:%s" % EDGES[0]], "certificates_valid_days": 3650,
+              "pqc_edge_sites": [{"name": "default", "server_names": [EDGES[0], EDGES[1]], "default_server": True}],
+              "certificates_fleet_ca_domains": []}
+    real = liar.run("readlink -f /usr/bin/python3").stdout.strip()
+    with open(os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "files", "lying-python.py")) as f:
+        wrapper = "#!%s.real\n%s" % (real, f.read())
+    liar.run("cat > /root/forged-facts.json <<'EOF'\n%s\nEOF" % json.dumps(forged))
+    liar.run("mv %s %s.real && cat > %s <<'EOF'\n%sEOF\nchmod 0755 %s" % (real, real, real, wrapper, real))
+    leak = os.path.join(EPHEMERAL, "pqc-edge-leak")
+    try:
+        # The wrapper really is in the way: a module run on edge-2 comes back with the forged facts.
+        probe = subprocess.run(["ansible", "-i", INVENTORY, EDGES[1], "-m", "ansible.builtin.ping"],
+                               capture_output=True, text=True, timeout=120, check=False,
+                               env=dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1"))
+        assert '"certificates_valid_days": 3650' in probe.stdout and EDGES[0] in probe.stdout, probe.stdout
+
+        index_before = ca.file("%s/issued/index.tsv" % CA_DIR).content_string
+        env = dict(os.environ, ANSIBLE_INJECT_FACT_VARS="true")
+        cmd = ["ansible-playbook", "-i", INVENTORY, os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "converge.yml"),
+               "--limit", "%s,%s" % (EDGES[1], CA)]
+        injected = subprocess.run(cmd, capture_output=True, text=True, timeout=1200, env=env, check=False)
+        assert injected.returncode != 0
+        said = " ".join((injected.stdout + injected.stderr).split())
+        assert "INJECT_FACTS_AS_VARS is on" in said and "inject_facts_as_vars = False" in said, said[-3000:]
+        assert ca.file("%s/issued/index.tsv" % CA_DIR).content_string == index_before
+
+        # Injection off (the scenario's setting), and edge-2's ML-DSA certificate gone, so the CA does sign for it.
+        liar.run("rm -f %s/default/mldsa44.crt" % TLS_DIR)
+        renewed = ansible_playbook(cmd[3], None, "--limit", "%s,%s" % (EDGES[1], CA))
+        assert renewed.returncode == 0, renewed.stdout[-3000:] + renewed.stderr[-2000:]
+        new_lines = ca.file("%s/issued/index.tsv" % CA_DIR).content_string[len(index_before):].splitlines()
+        assert new_lines, "the CA signed nothing: the forced renewal did not reach it"
+        assert all(line.split("\t")[3] == EDGES[1] for line in new_lines), new_lines
+        assert EDGES[0] not in "".join(new_lines), new_lines
+        leaf = "%s/default/mldsa44.crt" % TLS_DIR
+        assert sans(liar, leaf) == "DNS:%s" % EDGES[1]
+        # The inventory's 365 days, not the forged 3650: it expires within 366 days.
+        days = liar.run("openssl x509 -in %s -noout -checkend %d" % (leaf, 366 * 86400))
+        assert days.rc == 1 and "will expire" in days.stdout, days.stdout
+
+        # os-release names a file on the controller: refused before anything is loaded from there.
+        with open(leak + ".yml", "w") as f:
+            f.write("__common_packages: [pqc-edge-leaked-from-controller]\n")
+        liar.run("cp /etc/os-release /root/os-release.orig && rm -f /etc/os-release && "
+                 "sed 's|^ID=.*|ID=%s|' /root/os-release.orig > /etc/os-release" % leak.lower())
+        lied = ansible_playbook(cmd[3], None, "--limit", EDGES[1])
+        assert lied.returncode != 0
+        said = " ".join((lied.stdout + lied.stderr).split())
+        assert "reported OS family %s" % leak.lower() in said and "refused before it names any file" in said, said[-3000:]
+        assert "pqc-edge-leaked-from-controller" not in said
+    finally:
+        liar.run("if [ -f /root/os-release.orig ]; then rm -f /etc/os-release && ln -s ../usr/lib/os-release /etc/os-release; fi")
+        liar.run("if [ -f %s.real ]; then mv -f %s.real %s; fi; rm -f /root/forged-facts.json /root/os-release.orig" % (real, real, real))
+        if os.path.exists(leak + ".yml"):
+            os.unlink(leak + ".yml")
+    assert converge().returncode == 0

@@ -37,7 +37,7 @@ def runner_project(base):
     run([str(BIN / "ansible-galaxy"), "collection", "install", "--offline", "--force", "-r", "collections/requirements.yml",
          "-p", "collections"], cwd=project)
     (project / "site.yml").write_text("---\n- name: Post-quantum TLS edges\n  ansible.builtin.import_playbook: pqc.edge.site\n")
-    (project / "ansible.cfg").write_text("[defaults]\ncollections_path = ./collections\n\n[connection]\npipelining = True\n")
+    (project / "ansible.cfg").write_text("[defaults]\ncollections_path = ./collections\ninject_facts_as_vars = False\n\n[connection]\npipelining = True\n")
     shutil.copytree(pathlib.Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent, base / "inventory")
     (base / "env").mkdir()
     return project

@@ -26,7 +26,7 @@ VALID = {
     ("pqc_edge_package_cache_valid_time", 0): "0 refreshes the package index on every run",
     ("certificates_renew_days", 0): "0 renews only once a certificate has expired",
     ("certificates_ca_host", ""): "no fleet CA host (the default; certificates_authority=fleet_ca asserts one)",
-    ("certificates_fleet_ca_domains", ()): "the fleet CA limits names to each edge's own only (the default)",
+    ("certificates_fleet_ca_domains", ()): "no fleet CA domains (the default; certificates_authority=fleet_ca asserts some)",
     ("certificates_acme_directory", ""): "no ACME: the classical certificate comes from certificates_authority (the default)",
     ("certificates_acme_contact", ""): "an ACME account without a contact (the default)",
     ("certificates_subject_alt_names", ()): "no names beyond each site's own (the default)",
