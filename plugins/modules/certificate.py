@@ -73,7 +73,8 @@ options:
   name_constraints:
     description:
       - With O(is_ca), the only names the CA may vouch for, as a critical nameConstraints extension of permitted
-        subtrees; C(DNS:<domain>) (that domain and every name below it) or C(IP:<address>) (that address alone).
+        subtrees; C(<domain>) or C(DNS:<domain>) (that domain and every name below it) or C(IP:<address>) (that
+        address alone), as O(ca_sign) takes them in its C(allowed_domains).
       - A certificate whose constraints differ is reissued with the same key, so clients that trust the earlier one
         keep verifying what it signs.
     type: list
@@ -257,8 +258,8 @@ def expires_within(openssl, cert_path, days):
 
 
 def name_constraint(entry):
-    """DNS:<domain> or IP:<address> as nameConstraints writes it (an address with its all-ones mask), normalised."""
-    kind, dummy, value = entry.strip().partition(":")
+    """<domain>, DNS:<domain> or IP:<address> as nameConstraints writes it (an address with its all-ones mask)."""
+    kind, dummy, value = entry.strip().partition(":") if ":" in entry else ("DNS", ":", entry.strip())
     kind = kind.strip().upper()
     if kind == "DNS":
         return "DNS:%s" % value.strip().lower().lstrip(".")
@@ -268,7 +269,7 @@ def name_constraint(entry):
         mask = ipaddress.ip_address(mask) if mask else ipaddress.ip_address((1 << address.max_prefixlen) - 1 if address.version == 6
                                                                             else 0xFFFFFFFF)
         return "IP:%s/%s" % (address, mask)
-    raise ValueError("%r is not DNS:<domain> or IP:<address>" % entry)
+    raise ValueError("%r is not <domain>, DNS:<domain> or IP:<address>" % entry)
 
 
 def certificate_name_constraints(openssl, cert_path):
@@ -501,7 +502,7 @@ def main():
         try:
             name_constraint(entry)
         except ValueError:
-            module.fail_json(msg="invalid name constraint %r: expected DNS:<domain> or IP:<address>" % entry)
+            module.fail_json(msg="invalid name constraint %r: expected <domain>, DNS:<domain> or IP:<address>" % entry)
 
     signed_elsewhere = params["csr_only"] or params["certificate_content"] is not None
     if params["ca_certificate_path"] and not params["ca_private_key_path"] and not signed_elsewhere:

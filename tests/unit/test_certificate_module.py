@@ -129,7 +129,7 @@ def test_a_ca_carries_its_name_constraints_and_openssl_enforces_them(tmp_path, p
     name outside them fails verification ("permitted subtree violation") although the CA's key signed it."""
     ca = {"private_key_path": str(tmp_path / "ca.key"), "certificate_path": str(tmp_path / "ca.crt")}
     root = dict(ca, key_algorithm="ecdsa", common_name="Test CA", is_ca=True, valid_days=3650,
-                name_constraints=["DNS:example.org", "IP:127.0.0.1"])
+                name_constraints=["example.org", "IP:127.0.0.1"])
     assert run_module(certificate.main, root)["changed"]
     text = cert_text(ca["certificate_path"])
     assert "X509v3 Name Constraints: critical" in text and "DNS:example.org" in text and "IP:127.0.0.1/255.255.255.255" in text
@@ -158,5 +158,5 @@ def test_name_constraints_are_refused_on_a_leaf_or_in_a_bad_form(paths):
         run_module(certificate.main, rsa_args(paths, name_constraints=["DNS:example.org"]))
     assert "name_constraints needs is_ca=true" in failed.value.result["msg"]
     with pytest.raises(ModuleFail) as failed:
-        run_module(certificate.main, rsa_args(paths, is_ca=True, name_constraints=["example.org"]))
-    assert "invalid name constraint 'example.org'" in failed.value.result["msg"]
+        run_module(certificate.main, rsa_args(paths, is_ca=True, name_constraints=["URI:https://example.org"]))
+    assert "invalid name constraint 'URI:https://example.org'" in failed.value.result["msg"]

@@ -1,6 +1,11 @@
 """Debian 12 (OpenSSL 3.0) serving X25519MLKEM768 and ML-DSA-44 through nginx linked statically to OpenSSL 3.5."""
 
+import glob
+import hashlib
 import json
+import os
+
+import pytest
 
 OPENSSL = "/opt/pqc-edge/openssl/bin/openssl"
 NGINX = "/opt/pqc-edge/nginx/sbin/nginx"
@@ -91,3 +96,43 @@ def test_one_build_serves_both_hosts(host):
     assert host.package("gcc").is_installed == compiled
     assert host.file(OPENSSL).mode == 0o755
     assert "ML-DSA-44" in host.run("%s list -signature-algorithms" % OPENSSL).stdout
+
+
+def test_a_kept_build_altered_after_it_was_kept_is_refused_before_anything_is_unpacked(host, run_site):
+    """The controller's copy of the first host's build is changed after it was kept, and the second host needs it again
+    (its build stamp removed): the run fails naming both digests, nothing is unpacked, nginx keeps serving; with the
+    build as it was kept, the next run unpacks it."""
+    if host.backend.get_hostname() != "pqc-edge-static-2":
+        pytest.skip("runs once, on the host that reuses the first host's build")
+    cache = os.path.join(os.environ.get("PQC_EDGE_BUILD_CACHE") or os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], ".cache", "builds"),
+                         "static-openssl")
+    kept = glob.glob(os.path.join(cache, "nginx-*.tar.gz"))
+    assert len(kept) == 1, kept
+    with open(kept[0] + ".sha256") as f:
+        recorded = f.read().strip()
+    with open(kept[0], "rb") as f:
+        original = f.read()
+    assert hashlib.sha256(original).hexdigest() == recorded
+    stamp = "/opt/pqc-edge/nginx/.pqc-edge-build"
+    files = "%s %s" % (NGINX, OPENSSL)
+    before = host.run("sha256sum %s" % files).stdout
+    pid = host.run("systemctl show -p MainPID --value nginx").stdout
+    build_id = host.file(stamp).content_string
+    host.run("rm -f %s" % stamp)
+    try:
+        with open(kept[0], "ab") as f:
+            f.write(b"\0" * 512)
+        result = run_site({})
+        said = " ".join((result.stdout + result.stderr).split())
+        assert result.returncode != 0
+        assert "is refused, nothing was unpacked: its sha256 is %s, not %s as recorded when it was kept" % (
+            hashlib.sha256(original + b"\0" * 512).hexdigest(), recorded) in said, said[-3000:]
+        assert host.run("sha256sum %s" % files).stdout == before
+        assert host.run("systemctl show -p MainPID --value nginx").stdout == pid
+    finally:
+        with open(kept[0], "wb") as f:
+            f.write(original)
+    result = run_site({})
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert host.file(stamp).content_string == build_id
+    assert host.run("sha256sum %s" % files).stdout == before
