@@ -42,7 +42,10 @@ KINDS = ("hybrid", "pq", "classical", "unknown")
 class Counts(object):
     """Counters of requests and connections by what they negotiated."""
 
-    def __init__(self):
+    def __init__(self, server_names=None):
+        """server_names: the names whose figures are labelled by name (the configured sites'); any other name a client
+        sends, and every name beyond MAX_SERVER_NAMES where none are given, is counted as OTHER."""
+        self.server_names = frozenset(server_names) if server_names is not None else None
         self.lines = 0
         self.unparsed = 0
         self.plain_requests = 0
@@ -94,7 +97,9 @@ class Counts(object):
             self.pq_capable += 1
             if not _groups.is_quantum_safe(kind):
                 server = match.group("sni") if match.group("sni") != "-" else match.group("host")
-                if server not in self.pq_capable_classical and len(self.pq_capable_classical) >= MAX_SERVER_NAMES:
+                if self.server_names is not None and server not in self.server_names:
+                    server = OTHER
+                elif server not in self.pq_capable_classical and len(self.pq_capable_classical) >= MAX_SERVER_NAMES:
                     server = OTHER
                 self.pq_capable_classical[server] += 1
 
@@ -202,32 +207,59 @@ def count(files, since=None, last_lines=None):
     return counts
 
 
-def read_new(path, state):
-    """Lines written to path since state (inode and offset of the last run), following one rotation; returns the
-    lines and the new state. A first run starts at the end of the log: counters start at zero then."""
-    lines = []
+# The metrics read the log in blocks of this size, so their memory does not grow with what clients made nginx log;
+# a longer line than this (nginx's own limits keep real ones far shorter) is skipped and counted as unparsed.
+READ_BLOCK = 1 << 20
+
+
+def read_new(path, state, handle, block=READ_BLOCK):
+    """Pass each line written to path since state (inode and offset of the last run) to handle, following one
+    rotation; returns the new state. A first run starts at the end of the log: counters start at zero then."""
     stat = os.stat(path)
     if state.get("inode") is None:
-        return lines, {"inode": stat.st_ino, "offset": stat.st_size}
+        return {"inode": stat.st_ino, "offset": stat.st_size}
     if state["inode"] != stat.st_ino:
         # Rotated since: finish the old file (path.1 keeps the inode after logrotate's rename), then the new one.
         previous = path + ".1"
         if os.path.exists(previous) and os.stat(previous).st_ino == state["inode"]:
-            lines += _read_from(previous, state["offset"])[0]
+            _read_from(previous, state["offset"], handle, block)
         state = {"inode": stat.st_ino, "offset": 0}
     if stat.st_size < state["offset"]:  # truncated in place (copytruncate)
         state = {"inode": stat.st_ino, "offset": 0}
-    new, offset = _read_from(path, state["offset"])
-    return lines + new, {"inode": stat.st_ino, "offset": offset}
+    return {"inode": stat.st_ino, "offset": _read_from(path, state["offset"], handle, block)}
 
 
-def _read_from(path, offset):
-    """Complete lines from offset on, and the offset after the last complete one."""
+def _read_from(path, offset, handle, block=READ_BLOCK):
+    """Pass each complete line from offset on to handle, a block at a time; returns the offset after the last one."""
     with open(path, "rb") as log:
         log.seek(offset)
-        data = log.read()
-    end = data.rfind(b"\n") + 1
-    return data[:end].decode("utf-8", "replace").splitlines(), offset + end
+        pending = b""
+        skipping = False  # inside a line longer than a block, up to its newline
+        while True:
+            data = log.read(block)
+            if not data:
+                return offset
+            if skipping:
+                newline = data.find(b"\n")
+                if newline < 0:
+                    offset += len(data)
+                    continue
+                offset += newline + 1
+                data = data[newline + 1:]
+                skipping = False
+            pending += data
+            end = pending.rfind(b"\n") + 1
+            if end == 0:
+                if len(pending) >= block:  # one line longer than a block: skipped, counted as another format
+                    offset += len(pending)
+                    pending = b""
+                    skipping = True
+                    handle("")
+                continue
+            for line in pending[:end].decode("utf-8", "replace").splitlines():
+                handle(line)
+            offset += end
+            pending = pending[end:]
 
 
 def _label(value):
@@ -277,8 +309,8 @@ def counts_to_state(counts):
     }
 
 
-def counts_from_state(data):
-    counts = Counts()
+def counts_from_state(data, server_names=None):
+    counts = Counts(server_names)
     for name in ("lines", "unparsed", "plain_requests", "resumed", "pq_capable"):
         setattr(counts, name, int(data.get(name, 0)))
     counts.requests.update(dict(((name, kind), n) for name, kind, n in data.get("requests", [])))

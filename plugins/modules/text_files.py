@@ -15,6 +15,11 @@ description:
   - Creates each directory of O(directories) that is missing, then writes each file whose content, owner, group or mode
     differs from what is asked, and leaves the others alone. A file is replaced atomically (written next to it, then
     renamed over it), so a reader never sees half of it.
+  - The files are written all or nothing. Every new content is written to a temporary file first, and every file to
+    be replaced is kept (with O(backup), also copied); only then are the temporary files renamed over their files. When
+    a rename fails, the files already replaced get their previous content back and new ones are removed. A failed run
+    returns RV(changed_paths) and RV(backups) naming exactly what stays changed (nothing, unless putting a file back
+    failed too) and where the copies are, so the caller can put back exactly those.
   - One module run for all the files, where M(ansible.builtin.copy) or M(ansible.builtin.template) makes two per file;
     a role that writes a handful of small files (an application, its systemd units) saves most of its time that way.
   - The content comes from the controller in the task's arguments, for example from a
@@ -112,12 +117,13 @@ changed_paths:
   description:
     - The paths of O(directories) that were created and of O(files) that were written, and of either whose owner, group
       or mode changed (would be, in check mode).
+    - When the module fails, the paths it had already changed (none, unless a rename failed midway).
   returned: always
   type: list
   elements: str
   sample: [/etc/systemd/system/app.service]
 backups:
-  description: With O(backup), each replaced file's path and the path of its copy.
+  description: With O(backup), each replaced file's path and the path of its copy; also when the module fails.
   returned: always
   type: dict
   sample: {/etc/nginx/nginx.conf: "/etc/nginx/nginx.conf.4321.2026-11-28@01:10:00~"}
@@ -125,6 +131,7 @@ backups:
 
 import os
 import re
+import stat
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
@@ -142,17 +149,98 @@ def read_bytes(path):
         return handle.read()
 
 
-def replace(module, path, data):
-    """Write `data` to a file beside `path` and rename it over `path`."""
+class WriteError(Exception):
+    """A file that could not be written; what was changed before it is in the module's result."""
+
+
+def stage(path, data):
+    """Write data to a temporary file beside path, with the owner and mode path has (new files: 0666 less the
+    umask, as a plain open would give); returns the temporary file's path."""
     directory = os.path.dirname(path)
-    fd, temp = tempfile.mkstemp(dir=directory, prefix=".%s." % os.path.basename(path))
+    try:
+        fd, temp = tempfile.mkstemp(dir=directory, prefix=".%s." % os.path.basename(path))
+    except OSError as error:
+        raise WriteError("%s: cannot write: %s" % (path, to_native(error)))
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        if os.path.exists(path):
+            info = os.stat(path)
+            os.chmod(temp, stat.S_IMODE(info.st_mode))
+            os.chown(temp, info.st_uid, info.st_gid)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(temp, 0o666 & ~umask)
     except OSError as error:
         os.unlink(temp)
-        module.fail_json(msg="%s: cannot write: %s" % (path, to_native(error)))
-    module.atomic_move(temp, path)
+        raise WriteError("%s: cannot write: %s" % (path, to_native(error)))
+    return temp
+
+
+def write_all(module, pending, backups, changed_paths):
+    """Stage every file, keep the ones to be replaced (a hard link each, and with backup a copy), then rename.
+
+    When a rename fails, the files already replaced get their previous content back from the links and the new ones
+    are removed, so the files are as they were. Any failure raises WriteError, with changed_paths and backups holding
+    exactly what stays replaced or created (nothing, unless putting a file back failed too) and the copies.
+    """
+    staged, kept = [], {}
+    try:
+        for path, data, existed in pending:
+            staged.append((path, stage(path, data)))
+        for path, dummy in staged:
+            if os.path.exists(path):
+                kept[path] = keep(path)
+                if module.params["backup"]:
+                    backups[path] = module.backup_local(path)
+        for path, temp in staged:
+            try:
+                os.rename(temp, path)
+            except OSError as error:
+                undo(changed_paths, kept)
+                raise WriteError("%s: cannot replace: %s; %s" % (
+                    path, to_native(error), "the files before it were put back" if not changed_paths
+                    else "could not put back: %s" % ", ".join(changed_paths)))
+            changed_paths.append(path)
+    finally:
+        for dummy, temp in staged:
+            if os.path.lexists(temp):
+                os.unlink(temp)
+        for path, link in kept.items():
+            if os.path.lexists(link):
+                os.unlink(link)
+        # Copies of files that are not replaced after all are not kept.
+        for path in list(backups):
+            if path not in changed_paths:
+                os.unlink(backups.pop(path))
+
+
+def keep(path):
+    """A hard link to the file as it is, beside it, so that its content can be put back after it was replaced."""
+    directory = os.path.dirname(path)
+    while True:
+        link = os.path.join(directory, ".%s.%s.before" % (os.path.basename(path), os.urandom(4).hex()))
+        try:
+            os.link(path, link)
+            return link
+        except FileExistsError:
+            continue
+        except OSError as error:
+            raise WriteError("%s: cannot keep the file as it is: %s" % (path, to_native(error)))
+
+
+def undo(changed_paths, kept):
+    """Put back each replaced file (remove each created one), last first; what cannot be stays in changed_paths."""
+    for path in reversed(list(changed_paths)):
+        try:
+            if path in kept:
+                os.rename(kept[path], path)
+            else:
+                os.unlink(path)
+            changed_paths.remove(path)
+        except OSError:
+            pass
 
 
 def text_diff(path, before, after):
@@ -205,19 +293,15 @@ def make_directory(module, entry):
     return True
 
 
-def write_file(module, entry, diffs, backups):
-    """Replace the file where its content differs; True when it did (or would, in check mode)."""
+def file_change(entry, diffs):
+    """(path, new bytes, whether the file exists) when the file's content differs, else None."""
     path = entry["path"]
     after = to_bytes(entry["content"], errors="surrogate_or_strict")
     before = read_bytes(path)
     if before == after:
-        return False
+        return None
     diffs.append(text_diff(path, before, after))
-    if not module.check_mode:
-        if module.params["backup"] and before is not None:
-            backups[path] = module.backup_local(path)
-        replace(module, path, after)
-    return True
+    return path, after, before is not None
 
 
 def main():
@@ -235,21 +319,25 @@ def main():
     directories, files = module.params["directories"], module.params["files"]
     check_input(module, directories, files)
     changed_paths, diffs, backups = [], [], {}
-    for kind, entry in [("directory", entry) for entry in directories] + [("file", entry) for entry in files]:
-        existed = os.path.lexists(entry["path"])
-        if kind == "directory":
-            changed = make_directory(module, entry)
-            if changed:
-                diffs.append(dict(before_header=entry["path"], after_header=entry["path"], before="", after="(directory)\n"))
-        else:
-            changed = write_file(module, entry, diffs, backups)
-        # In check mode what is not there yet has no attributes to compare.
-        if existed or not module.check_mode:
-            changed = set_attributes(module, entry, changed)
-        if changed:
+    existed = dict((entry["path"], os.path.lexists(entry["path"])) for entry in directories + files)
+    for entry in directories:
+        if make_directory(module, entry):
+            diffs.append(dict(before_header=entry["path"], after_header=entry["path"], before="", after="(directory)\n"))
             changed_paths.append(entry["path"])
+    pending = [change for change in (file_change(entry, diffs) for entry in files) if change is not None]
+    if not module.check_mode:
+        try:
+            write_all(module, pending, backups, changed_paths)
+        except WriteError as error:
+            module.fail_json(msg=str(error), changed_paths=changed_paths, backups=backups)
+    else:
+        changed_paths += [change[0] for change in pending]
+    for entry in directories + files:
+        # In check mode what is not there yet has no attributes to compare.
+        if existed[entry["path"]] or not module.check_mode:
+            if set_attributes(module, entry, False) and entry["path"] not in changed_paths:
+                changed_paths.append(entry["path"])
     module.exit_json(changed=bool(changed_paths), changed_paths=changed_paths, backups=backups, diff=diffs)
-
 
 if __name__ == "__main__":
     main()

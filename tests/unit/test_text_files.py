@@ -148,3 +148,72 @@ def test_backups_of_replaced_files(tmp_path):
     assert os.path.dirname(backup) == str(tmp_path) and open(backup).read() == "before\n"
     assert old.read_text() == "after\n"
     assert run_module(text_files.main, {"files": [{"path": str(old), "content": "after\n"}], "backup": True})["backups"] == {}
+
+
+def three_files(tmp_path):
+    for name in ("a.conf", "b.conf", "c.conf"):
+        (tmp_path / name).write_text("old %s\n" % name)
+    return [{"path": str(tmp_path / name), "content": "new %s\n" % name} for name in ("a.conf", "b.conf", "c.conf")]
+
+
+@pytest.mark.parametrize("fail_at", ["staging", "renaming"])
+def test_a_failure_on_the_second_file_leaves_the_first_as_it_was(tmp_path, monkeypatch, fail_at):
+    """The disk refuses the second file (its temporary file, or its rename): the first was not replaced, nothing is
+    left beside them, and the failure says that nothing was changed."""
+    files = three_files(tmp_path)
+    second = files[1]["path"]
+    if fail_at == "staging":
+        real = text_files.tempfile.mkstemp
+
+        def mkstemp(dir=None, prefix=None):  # pylint: disable=redefined-builtin
+            if prefix == ".b.conf.":
+                raise OSError(28, "No space left on device")
+            return real(dir=dir, prefix=prefix)
+        monkeypatch.setattr(text_files.tempfile, "mkstemp", mkstemp)
+    else:
+        real = os.rename
+
+        def rename(src, dst):
+            if dst == second:
+                raise OSError(5, "Input/output error")
+            return real(src, dst)
+        monkeypatch.setattr(text_files.os, "rename", rename)
+    with pytest.raises(ModuleFail) as failed:
+        run_module(text_files.main, {"files": files, "backup": True})
+    result = failed.value.result
+    assert second in result["msg"]
+    assert [(tmp_path / n).read_text() for n in ("a.conf", "b.conf", "c.conf")] == ["old a.conf\n", "old b.conf\n", "old c.conf\n"]
+    assert result["changed_paths"] == [] and result["backups"] == {}
+    assert sorted(os.listdir(tmp_path)) == ["a.conf", "b.conf", "c.conf"]
+
+
+def test_a_rename_failing_midway_puts_back_the_files_already_replaced(tmp_path, monkeypatch):
+    """The third rename fails after two files were replaced: those two get their previous content back, a file that
+    was new is removed again, and the failure says so; no copy or temporary file is left."""
+    files = three_files(tmp_path) + [{"path": str(tmp_path / "new.conf"), "content": "new\n"}]
+    files = [files[0], files[3], files[1], files[2]]
+    real = os.rename
+
+    def rename(src, dst):
+        if dst == files[3]["path"] and not src.endswith(".before"):
+            raise OSError(5, "Input/output error")
+        return real(src, dst)
+    monkeypatch.setattr(text_files.os, "rename", rename)
+    with pytest.raises(ModuleFail) as failed:
+        run_module(text_files.main, {"files": files, "backup": True})
+    result = failed.value.result
+    assert "c.conf: cannot replace" in result["msg"] and "the files before it were put back" in result["msg"]
+    assert result["changed_paths"] == [] and result["backups"] == {}
+    assert [(tmp_path / n).read_text() for n in ("a.conf", "b.conf", "c.conf")] == ["old a.conf\n", "old b.conf\n", "old c.conf\n"]
+    assert sorted(os.listdir(tmp_path)) == ["a.conf", "b.conf", "c.conf"]
+
+
+def test_a_sealed_file_is_recognised_until_someone_changes_it():
+    from ansible_collections.pqc.edge.plugins.filter.files import is_sealed, sealed, sealed_paths
+    text = sealed("server {\n    listen 8443 ssl;\n}")
+    assert text.startswith("server {\n    listen 8443 ssl;\n}\n# pqc.edge sha256 ") and is_sealed(text)
+    assert sealed(text[:text.rindex("# pqc.edge")]) == text
+    edited = text.replace("8443", "8444")
+    operator = "# pqc.edge site operator\nserver { listen 80; }\n"
+    assert not is_sealed(edited) and not is_sealed(operator) and not is_sealed(None) and not is_sealed(text + "\n")
+    assert sealed_paths({"/b": text, "/a": text, "/c": edited, "/d": operator, "/e": None}) == ["/a", "/b"]

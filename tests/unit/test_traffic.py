@@ -93,21 +93,53 @@ def test_since_rejects_anything_else(value):
         _traffic.parse_since(value, now=T0)
 
 
+def read_new(path, state, block=_traffic.READ_BLOCK):
+    lines = []
+    state = _traffic.read_new(str(path), state, lines.append, block)
+    return lines, state
+
+
 def test_metrics_follow_the_log_across_a_rotation_and_keep_partial_lines_for_later(tmp_path):
     log = tmp_path / "access.log"
     write(log, [line(0)])
-    lines, state = _traffic.read_new(str(log), {})
+    lines, state = read_new(log, {})
     assert lines == [] and state["offset"] == log.stat().st_size  # counting starts now
     with open(str(log), "a") as out:
         out.write(line(1) + line(2, group="X25519")[:40])  # the second line is still being written
-    lines, state = _traffic.read_new(str(log), state)
+    lines, state = read_new(log, state)
     assert len(lines) == 1
     with open(str(log), "a") as out:
         out.write(line(2, group="X25519")[40:])
     os.rename(str(log), str(tmp_path / "access.log.1"))  # logrotate's rename; nginx reopens a new file
     write(log, [line(3)])
-    lines, state = _traffic.read_new(str(log), state)
+    lines, state = read_new(log, state)
     assert [l.split(" group=")[1].split(" ")[0] for l in lines] == ["X25519", "X25519MLKEM768"]
+
+
+def test_the_log_is_read_a_block_at_a_time_and_an_overlong_line_is_skipped(tmp_path):
+    """Blocks of 256 bytes: every line arrives whole however the blocks cut it, and a line longer than a block (what
+    a client could make nginx log) is counted as another format instead of being held in memory."""
+    log = tmp_path / "access.log"
+    write(log, [])
+    dummy, state = read_new(log, {})
+    lines_in = [line(i, group="X25519" if i % 2 else "X25519MLKEM768") for i in range(20)]
+    with open(str(log), "a") as out:
+        out.write("".join(lines_in[:10]) + "x" * 1000 + "\n" + "".join(lines_in[10:]))
+    lines, state = read_new(log, state, block=256)
+    assert [l + "\n" for l in lines if l] == lines_in
+    assert lines.count("") == 1 and state["offset"] == log.stat().st_size
+
+
+def test_only_configured_server_names_get_a_label_of_their_own():
+    """Clients choose the SNI and Host they send: names that are not configured are counted as other, so they
+    cannot fill the metric with labels."""
+    counts = _traffic.Counts(server_names=["www.example.org"])
+    for sni in ["www.example.org"] + ["random-%d.example" % i for i in range(2000)]:
+        counts.add(line(group="X25519", groups="X25519:X25519MLKEM768", sni=sni))
+    assert dict(counts.pq_capable_classical) == {"www.example.org": 1, _traffic.OTHER: 2000}
+    restored = _traffic.counts_from_state(_traffic.counts_to_state(counts), ["www.example.org"])
+    restored.add(line(group="X25519", groups="X25519:X25519MLKEM768", sni="another.example"))
+    assert restored.pq_capable_classical[_traffic.OTHER] == 2001
 
 
 def test_prometheus_text_follows_the_naming_conventions():

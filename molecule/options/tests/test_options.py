@@ -274,3 +274,34 @@ def test_an_operators_broken_server_block_is_named_with_nginx_emerg_line_before_
         host.run("rm -f /etc/nginx/conf.d/broken.conf")
     ok, out = handshake_ok(host, "-groups X25519MLKEM768")
     assert ok and "X25519MLKEM768" in out
+
+
+OPERATOR_SITE = "/etc/nginx/sites-available/pqc-edge-operator.conf"
+
+
+def test_retiring_sites_removes_only_what_pqc_edge_wrote_as_it_wrote_it(host, run_site):
+    """A second pqc.edge site is added, then dropped from the list: its file and link go. An operator's own
+    sites-available/pqc-edge-operator.conf (no seal), enabled and serving, and a pqc.edge site file an operator
+    edited, are kept and named, and go on serving."""
+    host.run("printf 'server {\\n    listen 127.0.0.1:8091;\\n    return 200 operator;\\n}\\n' > %s && "
+             "ln -sf ../sites-available/pqc-edge-operator.conf /etc/nginx/sites-enabled/ && systemctl reload nginx" % OPERATOR_SITE)
+    second = dict(SITE, name="second", server_names=["second.example"], default_server=False)
+    edited = dict(SITE, name="edited", server_names=["edited.example"], default_server=False)
+    try:
+        added = run_site({"pqc_edge_sites": [SITE, second, edited]})
+        assert added.returncode == 0, (added.stdout + added.stderr)[-3000:]
+        assert host.file("/etc/nginx/sites-available/pqc-edge-second.conf").contains("^# pqc.edge sha256 ")
+        host.run("sed -i 's/^# pqc.edge site edited$/# pqc.edge site edited (edited by hand)/' "
+                 "/etc/nginx/sites-available/pqc-edge-edited.conf")
+        dropped = run_site({})
+        said = " ".join((dropped.stdout + dropped.stderr).split())
+        assert dropped.returncode == 0, said[-3000:]
+        assert not host.file("/etc/nginx/sites-available/pqc-edge-second.conf").exists
+        assert not host.file("/etc/nginx/sites-enabled/pqc-edge-second.conf").exists
+        assert ("kept /etc/nginx/sites-available/pqc-edge-edited.conf, %s (and any link" % OPERATOR_SITE) in said, said[-3000:]
+        assert host.file(OPERATOR_SITE).exists and host.file("/etc/nginx/sites-enabled/pqc-edge-operator.conf").is_symlink
+        assert host.file("/etc/nginx/sites-available/pqc-edge-edited.conf").contains("edited by hand")
+        assert host.run("curl -s http://127.0.0.1:8091/").stdout == "operator"
+    finally:
+        host.run("rm -f %s /etc/nginx/sites-enabled/pqc-edge-operator.conf /etc/nginx/sites-available/pqc-edge-edited.conf "
+                 "/etc/nginx/sites-enabled/pqc-edge-edited.conf && systemctl reload nginx" % OPERATOR_SITE)

@@ -113,3 +113,15 @@ def test_the_counter_service_is_hardened_and_the_exporter_serves_its_file(host):
     assert host.service("pqc-edge-traffic-metrics.timer").is_enabled
     assert host.service("prometheus-node-exporter").is_running
     assert 'node_textfile_scrape_error 0' in host.run("curl -s http://127.0.0.1:9100/metrics").stdout
+
+
+def test_the_counters_run_unprivileged_and_see_no_key(host):
+    """Least privilege for what parses client-written lines: its own user, no key in view, bounded memory (the
+    labels only for configured names are tests/unit/test_traffic.py's)."""
+    shown = host.run("systemctl show pqc-edge-traffic-metrics.service -p User -p MemoryMax -p InaccessiblePaths").stdout
+    assert "User=pqc-edge-metrics" in shown and "MemoryMax=67108864" in shown and "/etc/pqc-edge" in shown, shown
+    assert host.file("/var/lib/prometheus/node-exporter/pqc_edge_traffic.prom").user == "pqc-edge-metrics"
+    key = host.run("ls /etc/pqc-edge/tls/*/*.key | head -1").stdout.strip()
+    looked = host.run("systemd-run --wait --pipe --quiet -p User=pqc-edge-metrics -p SupplementaryGroups=adm "
+                      "-p InaccessiblePaths=-/etc/pqc-edge cat %s" % key)
+    assert looked.rc != 0 and "PRIVATE KEY" not in looked.stdout
