@@ -1,0 +1,131 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pqc.edge contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Where each of an edge's listeners is probed from, and the answers put back with the listener they are about.
+
+The listeners come from the edge's own nginx configuration, which a host that has been taken over writes as it likes.
+The controller therefore probes only the address the inventory gives the host; a listener the edge names by an address
+of its own (loopback, link-local, or any other) is probed from the host itself, so an edge can neither have the
+controller judge the controller's own services nor point it at another machine.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from ansible.errors import AnsibleFilterError
+
+
+def is_local_address(address):
+    """True for loopback and link-local addresses (and the name localhost): they mean another machine to each side."""
+    if address is None:
+        return False
+    if str(address).lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        parsed = ipaddress.ip_address(str(address).split("%")[0])
+    except ValueError:
+        return False
+    return parsed.is_loopback or parsed.is_link_local
+
+
+def probe_target(endpoint, probe_from="controller", address=None, port_map=None):
+    """side (controller or host), host and port to probe one listener (an endpoint of pqc.edge.nginx_servers) at.
+
+    probe_from and address are the inventory's pqc_edge_probe_from and the address it probes the host at; port_map
+    ({server port: port}) is how the ports reach the probing side (NAT, docker -p).
+    """
+    if probe_from not in ("controller", "host"):
+        raise AnsibleFilterError("pqc_edge_probe_from must be controller or host, not %r" % (probe_from,))
+    listen = endpoint.get("address")
+    port = int(endpoint["port"])
+    mapped = int((port_map or {}).get(port, port))
+    if probe_from == "host":
+        return {"side": "host", "host": listen or address or "127.0.0.1", "port": mapped}
+    if listen is None or (listen == address and not is_local_address(listen)):
+        return {"side": "controller", "host": address, "port": mapped}
+    # An address only the edge names: its own port, probed from itself.
+    return {"side": "host", "host": listen, "port": port}
+
+
+def probe_plan(servers, probe_from="controller", address=None, ports=None, quic_ports=None, trust_offers=(),
+               issued_sites=()):
+    """Every probe verify_edge.yml makes, in order: for each TLS server a post-quantum offer, a client that supports
+    the hybrid but sent only an X25519 key share, and a classical-only offer, and for each pqc.edge-issued site's server
+    the trust offers (made only where the probe runs on the side the CA files are on); for each HTTP/3 server a
+    post-quantum and a classical offer over QUIC. Each step: kind, item (the endpoint, or [endpoint, offer] for trust),
+    side, and probe (tls_probe's options)."""
+    if not isinstance(servers, dict):
+        raise AnsibleFilterError("probe_plan expects the result of pqc.edge.nginx_servers")
+    pq_offer = {"groups": ["X25519MLKEM768", "SecP256r1MLKEM768", "X25519", "secp256r1"],
+                "key_shares": ["X25519MLKEM768", "X25519"]}
+    classical_offer = {"groups": ["X25519", "secp256r1"]}
+    plan = []
+    for endpoint in servers.get("tls_endpoints", []):
+        target = probe_target(endpoint, probe_from, address, ports)
+        where = {"host": target["host"], "port": target["port"], "server_name": endpoint.get("server_name") or None}
+        for kind, offer in (("pq", pq_offer), ("predicted", {"groups": ["X25519", "X25519MLKEM768"]}),
+                            ("classical", classical_offer)):
+            plan.append({"kind": kind, "item": endpoint, "side": target["side"], "probe": dict(where, **offer)})
+        if endpoint.get("site") in issued_sites and target["side"] == probe_from:
+            for offer in trust_offers:
+                plan.append({"kind": "trust", "item": [endpoint, offer], "side": target["side"], "probe": dict(
+                    where, engine="openssl", groups=["X25519MLKEM768", "X25519", "secp256r1"],
+                    signature_algorithms=offer["signature_algorithms"], ca_files=offer["ca_files"])})
+    for endpoint in servers.get("quic_endpoints", []):
+        target = probe_target(endpoint, probe_from, address, quic_ports)
+        where = {"host": target["host"], "port": target["port"], "server_name": endpoint.get("server_name") or None,
+                 "transport": "quic"}
+        for kind, offer in (("quic_pq", pq_offer), ("quic_classical", classical_offer)):
+            plan.append({"kind": kind, "item": endpoint, "side": target["side"], "probe": dict(where, **offer)})
+    return plan
+
+
+def probes_from(plan, side):
+    """tls_probe's probes of the plan's steps run from one side, in plan order."""
+    return [step["probe"] for step in plan if step["side"] == side]
+
+
+def quic_retries(plan, answers_from_controller):
+    """For each HTTP/3 step the controller could not get an answer for: the same offer from the host itself, at the
+    listener's own address and port (what the host's nginx serves, whatever the path to it lets through)."""
+    answers = iter(answers_from_controller or [])
+    retries = []
+    for step in plan:
+        if step["side"] != "controller":
+            continue
+        answer = next(answers, None)
+        if step["kind"].startswith("quic_") and (answer is None or answer.get("failed")):
+            endpoint = step["item"]
+            retries.append(dict(step["probe"], host=endpoint.get("address") or "127.0.0.1", port=int(endpoint["port"])))
+    return retries
+
+
+def probe_answers(plan, from_controller=None, from_host=None, quic_retried=None):
+    """The answers by kind (pq, predicted, classical, trust, quic_pq, quic_classical), each with the step's item and
+    side. An HTTP/3 answer the controller did not get but the host did is the host's, with blocked_from_controller
+    holding what the controller saw: a path that drops UDP, which clients survive over TCP."""
+    sources = {"controller": iter(from_controller or []), "host": iter(from_host or [])}
+    retried = iter(quic_retried or [])
+    by_kind = dict((kind, []) for kind in ("pq", "predicted", "classical", "trust", "quic_pq", "quic_classical"))
+    for step in plan:
+        answer = next(sources[step["side"]], None)
+        if answer is None:
+            raise AnsibleFilterError("probe_answers: fewer answers than probes from the %s" % step["side"])
+        answer = dict(answer, item=step["item"], side=step["side"])
+        if step["side"] == "controller" and step["kind"].startswith("quic_") and answer.get("failed"):
+            again = next(retried, None)
+            if again is not None and not again.get("failed"):
+                answer = dict(again, item=step["item"], side="host", blocked_from_controller=answer.get("msg"))
+            elif again is not None:
+                answer["msg"] = "%s; and on the host itself: %s" % (answer.get("msg"), again.get("msg"))
+        by_kind[step["kind"]].append(answer)
+    return by_kind
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"probe_target": probe_target, "probe_plan": probe_plan, "probes_from": probes_from,
+                "quic_retries": quic_retries, "probe_answers": probe_answers}

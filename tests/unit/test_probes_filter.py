@@ -1,0 +1,86 @@
+"""pqc.edge.probe_plan and friends: which side probes which listener, and the answers put back in plan order."""
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.pqc.edge.plugins.filter.probes import (
+    probe_answers, probe_plan, probe_target, probes_from, quic_retries)
+
+
+def endpoint(address=None, port=8443, site="default", name="edge1.example.org"):
+    return {"address": address, "port": port, "server_name": name, "site": site, "file": "/etc/nginx/x.conf", "line": 3,
+            "reason": None}
+
+
+@pytest.mark.parametrize("address, side, host, port", [
+    (None, "controller", "203.0.113.5", 18443),            # a wildcard listener: the inventory's address
+    ("203.0.113.5", "controller", "203.0.113.5", 18443),   # the inventory's address itself
+    ("127.0.0.1", "host", "127.0.0.1", 8443),              # the controller's own loopback if probed from there
+    ("::1", "host", "::1", 8443),
+    ("localhost", "host", "localhost", 8443),
+    ("169.254.10.1", "host", "169.254.10.1", 8443),        # link-local: another machine on each side
+    ("fe80::1%eth0", "host", "fe80::1%eth0", 8443),
+    ("10.1.2.3", "host", "10.1.2.3", 8443),                # an internal machine the edge would point the controller at
+])
+def test_the_controller_probes_only_the_address_the_inventory_gives(address, side, host, port):
+    target = probe_target(endpoint(address), "controller", "203.0.113.5", {8443: 18443})
+    assert target == {"side": side, "host": host, "port": port}
+
+
+def test_the_loopback_stays_on_the_host_even_when_the_inventory_probes_the_loopback():
+    """The demo's case: the inventory probes 127.0.0.1 through a published port; a listener the edge binds to its own
+    127.0.0.1 is still the edge's, not the controller's."""
+    assert probe_target(endpoint(None), "controller", "127.0.0.1", {8443: 18443})["side"] == "controller"
+    assert probe_target(endpoint("127.0.0.1"), "controller", "127.0.0.1", {8443: 18443}) == {
+        "side": "host", "host": "127.0.0.1", "port": 8443}
+
+
+def test_probing_from_the_host_keeps_the_port_map_and_the_listen_address():
+    assert probe_target(endpoint(None), "host", "127.0.0.1", {8443: 9447}) == {"side": "host", "host": "127.0.0.1", "port": 9447}
+    assert probe_target(endpoint("10.0.0.7"), "host", "127.0.0.1", {}) == {"side": "host", "host": "10.0.0.7", "port": 8443}
+    with pytest.raises(AnsibleFilterError, match="controller or host"):
+        probe_target(endpoint(), "elsewhere", "x")
+
+
+TRUST = [{"kind": "ML-DSA", "signature_algorithms": ["mldsa44"], "ca_files": ["/c/root.crt"]}]
+
+
+def plan():
+    servers = {"tls_endpoints": [endpoint(None), endpoint("127.0.0.1", 8449, site=None, name="admin")],
+               "quic_endpoints": [endpoint(None)]}
+    return probe_plan(servers, "controller", "203.0.113.5", {8443: 18443}, {8443: 18443}, TRUST, ["default"])
+
+
+def test_the_plan_sends_each_step_to_its_side():
+    steps = plan()
+    assert [(s["kind"], s["side"]) for s in steps] == [
+        ("pq", "controller"), ("predicted", "controller"), ("classical", "controller"), ("trust", "controller"),
+        ("pq", "host"), ("predicted", "host"), ("classical", "host"),
+        ("quic_pq", "controller"), ("quic_classical", "controller")]
+    assert [p["port"] for p in probes_from(steps, "controller")] == [18443] * 6
+    assert probes_from(steps, "host")[0] == {"host": "127.0.0.1", "port": 8449, "server_name": "admin",
+                                             "groups": ["X25519MLKEM768", "SecP256r1MLKEM768", "X25519", "secp256r1"],
+                                             "key_shares": ["X25519MLKEM768", "X25519"]}
+
+
+def answer(group="X25519MLKEM768", failed=False, msg=None):
+    return {"failed": True, "msg": msg} if failed else {"failed": False, "negotiated_group": group}
+
+
+def test_answers_come_back_in_plan_order_and_a_udp_path_the_host_answers_on_is_a_warning():
+    steps = plan()
+    controller = [answer(), answer(), answer("x25519"), answer(), answer(failed=True, msg="nothing listens on UDP 18443"),
+                  answer(failed=True, msg="nothing listens on UDP 18443")]
+    host = [answer(), answer(), answer("x25519")]
+    retries = quic_retries(steps, controller)
+    assert [(r["host"], r["port"], r["transport"]) for r in retries] == [("127.0.0.1", 8443, "quic")] * 2
+    answers = probe_answers(steps, controller, host, [answer(), answer("x25519")])
+    assert [a["item"]["port"] for a in answers["pq"]] == [8443, 8449]
+    assert [a["side"] for a in answers["pq"]] == ["controller", "host"]
+    assert answers["quic_pq"][0]["side"] == "host" and answers["quic_pq"][0]["negotiated_group"] == "X25519MLKEM768"
+    assert answers["quic_pq"][0]["blocked_from_controller"] == "nothing listens on UDP 18443"
+    failed_again = probe_answers(steps, controller, host, [answer(failed=True, msg="no QUIC answer"), answer()])
+    assert failed_again["quic_pq"][0]["failed"]
+    assert failed_again["quic_pq"][0]["msg"] == "nothing listens on UDP 18443; and on the host itself: no QUIC answer"
+    with pytest.raises(AnsibleFilterError, match="fewer answers"):
+        probe_answers(steps, controller[:2], host)
