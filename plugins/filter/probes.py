@@ -25,7 +25,7 @@ def is_local_address(address):
     if str(address).lower() in ("localhost", "localhost.localdomain"):
         return True
     try:
-        parsed = ipaddress.ip_address(str(address).split("%")[0])
+        parsed = ipaddress.ip_address(str(address).split("%", 1)[0])
     except ValueError:
         return False
     return parsed.is_loopback or parsed.is_link_local

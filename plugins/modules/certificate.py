@@ -74,7 +74,7 @@ options:
     description:
       - With O(is_ca), the only names the CA may vouch for, as a critical nameConstraints extension of permitted
         subtrees; C(<domain>) or C(DNS:<domain>) (that domain and every name below it) or C(IP:<address>) (that
-        address alone), as O(ca_sign) takes them in its C(allowed_domains).
+        address alone), as M(pqc.edge.ca_sign) takes them in its O(pqc.edge.ca_sign#module:allowed_domains).
       - A certificate whose constraints differ is reissued with the same key, so clients that trust the earlier one
         keep verifying what it signs.
     type: list

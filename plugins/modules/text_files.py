@@ -339,5 +339,6 @@ def main():
                 changed_paths.append(entry["path"])
     module.exit_json(changed=bool(changed_paths), changed_paths=changed_paths, backups=backups, diff=diffs)
 
+
 if __name__ == "__main__":
     main()

@@ -329,7 +329,6 @@ probes:
 import datetime
 import os
 import re
-import subprocess
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -442,16 +441,14 @@ class OpenSSLEngine(object):
         return text, seconds
 
     def s_client(self, args):
-        """What s_client printed, or a ProbeError once the probe's timeout has passed (run_command has no deadline;
-        a server that drips bytes would hold s_client for as long as it likes)."""
-        process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        try:
-            out, dummy = process.communicate(timeout=self.timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
+        """What s_client printed, or a ProbeError once the probe's timeout has passed: run_command has no deadline, and
+        a server that drips bytes would hold s_client for as long as it likes, so coreutils' timeout kills it."""
+        limit = self.module.get_bin_path("timeout", required=True)
+        rc, out, err = self.module.run_command([limit, "--signal=KILL", "%.3f" % self.timeout] + args)
+        # 124: timeout ended it; -9 (or 137 through a shell): killed, timeout re-raising the signal on itself.
+        if rc in (124, 137, -9):
             raise _tls.ProbeError("%s port %s did not complete a TLS handshake within %s s" % (self.host, self.port, self.timeout))
-        return out.decode("utf-8", "replace")
+        return out + err
 
     def offer(self, groups, key_shares):
         unusable = [g.name for g in groups if g not in self.local]

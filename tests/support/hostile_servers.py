@@ -1,8 +1,7 @@
-#!/usr/bin/env python3
 """TCP servers that answer a ClientHello the way a hostile or broken TLS server might, for tls_probe's tests.
 
 Standard library only, so that it runs on the controller and inside a test container alike:
-    hostile_servers.py PORT:BEHAVIOUR [PORT:BEHAVIOUR ...]
+    python3 hostile_servers.py PORT:BEHAVIOUR [PORT:BEHAVIOUR ...]
 Each connection reads the client's first bytes, then behaves as named in BEHAVIOURS, and never closes first.
 """
 
@@ -12,7 +11,7 @@ import threading
 import time
 
 # A record header and a ServerHello header announcing 0x76 bytes of ServerHello, which never all come.
-SERVER_HELLO_START = bytes.fromhex("160303007a" "02000076")
+SERVER_HELLO_START = bytes.fromhex("160303007a02000076")
 
 
 def drip(conn):
@@ -39,7 +38,7 @@ def garbage(conn):
 
 def truncated(conn):
     """A complete handshake message of type ServerHello whose 6 bytes are far too few for one."""
-    conn.sendall(bytes.fromhex("160303000a" "02000006") + b"\x03\x03" + b"\x00" * 4)
+    conn.sendall(bytes.fromhex("160303000a02000006") + b"\x03\x03" + b"\x00" * 4)
     hold(conn)
 
 
