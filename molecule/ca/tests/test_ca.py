@@ -371,3 +371,22 @@ def test_a_lying_edge_gets_nothing_beyond_its_own_inventory_names():
         if os.path.exists(leak + ".yml"):
             os.unlink(leak + ".yml")
     assert converge().returncode == 0
+
+
+def test_the_roots_constrain_names_even_for_a_certificate_signed_outside_the_ca_s_checks():
+    """Should a root key ever sign outside pqc.edge.ca_sign (by hand, here, on the CA host), clients that check the
+    roots' nameConstraints refuse a name outside certificates_fleet_ca_domains: OpenSSL 3.5 with the ML-DSA chain."""
+    ca = node(CA)
+    constraints = ca.run("openssl x509 -in %s/mldsa65-root.crt -noout -ext nameConstraints" % CA_DIR).stdout
+    assert "critical" in constraints and "DNS:%s" % EDGES[0] in constraints and "DNS:%s" % EDGES[1] in constraints, constraints
+    script = (
+        "set -e; d=$(mktemp -d); cd $d; for n in %s bank.example.com; do "
+        "openssl req -newkey mldsa44 -nodes -keyout $n.key -out $n.csr -subj /CN=$n 2>/dev/null; "
+        "printf 'subjectAltName=DNS:%%s\\n' $n > $n.ext; "
+        "openssl x509 -req -in $n.csr -CA %s/mldsa65-root.crt -CAkey %s/mldsa65-root.key -days 2 -extfile $n.ext -out $n.crt 2>/dev/null; "
+        "echo \"== $n\"; openssl verify -CAfile %s/mldsa65-root.crt $n.crt 2>&1 || true; done; rm -rf $d"
+        % (EDGES[0], CA_DIR, CA_DIR, CA_DIR))
+    out = ca.run(script).stdout
+    inside, outside = out.split("== bank.example.com")
+    assert "%s.crt: OK" % EDGES[0] in inside, out
+    assert "permitted subtree violation" in outside and "OK" not in outside, out
