@@ -370,7 +370,6 @@ def test_a_lying_edge_gets_nothing_beyond_its_own_inventory_names():
         liar.run("if [ -f %s.real ]; then mv -f %s.real %s; fi; rm -f /root/forged-facts.json /root/os-release.orig" % (real, real, real))
         if os.path.exists(leak + ".yml"):
             os.unlink(leak + ".yml")
-    assert converge().returncode == 0
 
 
 def test_the_roots_constrain_names_even_for_a_certificate_signed_outside_the_ca_s_checks():
