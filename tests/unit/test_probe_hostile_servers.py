@@ -14,6 +14,7 @@ from ansible_collections.pqc.edge.plugins.module_utils import _tls
 from ansible_collections.pqc.edge.plugins.modules import tls_probe
 
 from module_runner import run_module
+from test_quic_wire import FakeServer, server_answer
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "support"))
 import hostile_servers  # noqa: E402  pylint: disable=wrong-import-position
@@ -80,42 +81,9 @@ def test_a_server_name_that_cannot_be_sni_is_a_probe_error(name):
         _tls.client_hello([0x001D], [0x001D], name)
 
 
-class QuicServer(object):
-    """A UDP peer on loopback that sends what respond(client datagram) returns."""
-
-    def __init__(self, respond):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.respond = respond
-        threading.Thread(target=self.serve, daemon=True).start()
-
-    def serve(self):
-        self.sock.settimeout(30)
-        try:
-            while True:
-                datagram, peer = self.sock.recvfrom(65535)
-                for answer in self.respond(datagram):
-                    self.sock.sendto(answer, peer)
-        except OSError:
-            pass
-
-    def close(self):
-        self.sock.close()
-
-
-def initial_from_server(client_datagram, frames):
-    packet = _quic.split_datagram(client_datagram)[0]
-    if packet["type"] != _quic.INITIAL:
-        return None
-    server_keys = _quic.initial_keys(packet["destination"])[1]
-    return _quic.initial_packet(server_keys, packet["source"], b"\x02" * 8, b"", 0, frames, pad_to=0)
-
-
 def quic_truncated_server_hello(datagram):
     """A properly protected Initial whose CRYPTO frame carries a 6-byte ServerHello."""
-    answer = initial_from_server(datagram, _quic.crypto_frame(0, b"\x02\x00\x00\x06\x03\x03\x00\x00\x00\x00"))
-    return [answer] if answer else []
+    return [server_answer(datagram, _quic.crypto_frame(0, b"\x02\x00\x00\x06\x03\x03\x00\x00\x00\x00"))]
 
 
 def quic_garbage(datagram):
@@ -124,9 +92,7 @@ def quic_garbage(datagram):
 
 def quic_flood(datagram):
     """CRYPTO data far beyond any ServerHello: 70 KB in frames that never make offset 0 complete."""
-    frames = [_quic.crypto_frame(offset, b"\x00" * 1000) for offset in range(1000, 71000, 1000)]
-    answers = [initial_from_server(datagram, b"".join(frames[i:i + 1])) for i in range(len(frames))]
-    return [a for a in answers if a]
+    return [server_answer(datagram, _quic.crypto_frame(offset, b"\x00" * 1000)) for offset in range(1000, 71000, 1000)]
 
 
 @pytest.mark.parametrize("respond, message", [
@@ -135,7 +101,7 @@ def quic_flood(datagram):
     (quic_flood, r"cannot be read: more than 65536 bytes of CRYPTO data"),
 ])
 def test_each_hostile_quic_server_is_a_failed_answer_within_the_timeout(respond, message):
-    server = QuicServer(respond)
+    server = FakeServer(lambda server, datagram: respond(datagram))
     started = time.monotonic()
     try:
         with pytest.raises(_tls.ProbeError, match=message):
@@ -159,7 +125,7 @@ def test_crypto_reassembly_is_linear_and_bounded():
 
 def test_one_module_run_keeps_the_healthy_answers_beside_every_hostile_server(hostile):
     healthy = healthy_tcp_server()
-    quic = QuicServer(quic_truncated_server_hello)
+    quic = FakeServer(lambda server, datagram: quic_truncated_server_hello(datagram))
     entries = ([{"host": "127.0.0.1", "port": healthy}]
                + [{"host": "127.0.0.1", "port": port} for port in hostile.values()]
                + [{"host": "127.0.0.1", "port": quic.port, "transport": "quic"},

@@ -156,6 +156,13 @@ def three_files(tmp_path):
     return [{"path": str(tmp_path / name), "content": "new %s\n" % name} for name in ("a.conf", "b.conf", "c.conf")]
 
 
+def assert_as_before(tmp_path, result):
+    """The three files as three_files left them, nothing beside them, and a failure that says nothing changed."""
+    assert [(tmp_path / n).read_text() for n in ("a.conf", "b.conf", "c.conf")] == ["old a.conf\n", "old b.conf\n", "old c.conf\n"]
+    assert result["changed_paths"] == [] and result["backups"] == {}
+    assert sorted(os.listdir(tmp_path)) == ["a.conf", "b.conf", "c.conf"]
+
+
 @pytest.mark.parametrize("fail_at", ["staging", "renaming"])
 def test_a_failure_on_the_second_file_leaves_the_first_as_it_was(tmp_path, monkeypatch, fail_at):
     """The disk refuses the second file (its temporary file, or its rename): the first was not replaced, nothing is
@@ -180,11 +187,8 @@ def test_a_failure_on_the_second_file_leaves_the_first_as_it_was(tmp_path, monke
         monkeypatch.setattr(text_files.os, "rename", rename)
     with pytest.raises(ModuleFail) as failed:
         run_module(text_files.main, {"files": files, "backup": True})
-    result = failed.value.result
-    assert second in result["msg"]
-    assert [(tmp_path / n).read_text() for n in ("a.conf", "b.conf", "c.conf")] == ["old a.conf\n", "old b.conf\n", "old c.conf\n"]
-    assert result["changed_paths"] == [] and result["backups"] == {}
-    assert sorted(os.listdir(tmp_path)) == ["a.conf", "b.conf", "c.conf"]
+    assert second in failed.value.result["msg"]
+    assert_as_before(tmp_path, failed.value.result)
 
 
 def test_a_rename_failing_midway_puts_back_the_files_already_replaced(tmp_path, monkeypatch):
@@ -201,11 +205,8 @@ def test_a_rename_failing_midway_puts_back_the_files_already_replaced(tmp_path, 
     monkeypatch.setattr(text_files.os, "rename", rename)
     with pytest.raises(ModuleFail) as failed:
         run_module(text_files.main, {"files": files, "backup": True})
-    result = failed.value.result
-    assert "c.conf: cannot replace" in result["msg"] and "the files before it were put back" in result["msg"]
-    assert result["changed_paths"] == [] and result["backups"] == {}
-    assert [(tmp_path / n).read_text() for n in ("a.conf", "b.conf", "c.conf")] == ["old a.conf\n", "old b.conf\n", "old c.conf\n"]
-    assert sorted(os.listdir(tmp_path)) == ["a.conf", "b.conf", "c.conf"]
+    assert "c.conf: cannot replace" in failed.value.result["msg"] and "the files before it were put back" in failed.value.result["msg"]
+    assert_as_before(tmp_path, failed.value.result)
 
 
 def test_a_sealed_file_is_recognised_until_someone_changes_it():
