@@ -24,6 +24,7 @@ VALID = {
     ("nginx_hsts_max_age", 0): "0 sends no Strict-Transport-Security header (the default)",
     ("nginx_ssl_session_tickets", 0): "0 sends no TLS 1.3 session tickets (clients then cannot resume)",
     ("pqc_edge_package_cache_valid_time", 0): "0 refreshes the package index on every run",
+    ("pqc_edge_build_hosts", ()): "no build is shared: each host compiles its own (the default)",
     ("certificates_renew_days", 0): "0 renews only once a certificate has expired",
     ("certificates_ca_host", ""): "no fleet CA host (the default; certificates_authority=fleet_ca asserts one)",
     ("certificates_fleet_ca_domains", ()): "no fleet CA domains (the default; certificates_authority=fleet_ca asserts some)",
