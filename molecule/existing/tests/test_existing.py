@@ -236,3 +236,21 @@ def test_an_nginx_conf_someone_edited_is_not_replaced(host, run_site):
         with host.sudo():
             host.run("cp /root/nginx.conf.pqc-edge /etc/nginx/nginx.conf")
     serves_everything(host)
+
+
+def test_each_edit_of_nginx_conf_is_kept_when_pqc_edge_may_replace_it(host, run_site):
+    """nginx_replace_modified_conf=true, and two different edits, each replaced by a run: both are kept, the newest as
+    nginx.conf.pqc-edge-orig and the earlier one beside it, instead of the first copy standing for every edit."""
+    with host.sudo():
+        host.run("rm -f /etc/nginx/nginx.conf.pqc-edge-orig*")
+        for edit in ("one", "two"):
+            assert host.run("(cat %s/nginx.conf.stock; echo '# edit %s by hand') > /etc/nginx/nginx.conf" % (BEFORE, edit)).rc == 0
+            result = run_site({"nginx_replace_modified_conf": True})
+            assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+            assert "# edit %s by hand" not in host.file("/etc/nginx/nginx.conf").content_string
+        kept = host.run("grep -l '# edit' /etc/nginx/nginx.conf.pqc-edge-orig*").stdout.split()
+        assert host.file("/etc/nginx/nginx.conf.pqc-edge-orig").contains("# edit two by hand")
+        earlier = [path for path in kept if path != "/etc/nginx/nginx.conf.pqc-edge-orig"]
+        assert len(earlier) == 1 and earlier[0].endswith("~") and host.file(earlier[0]).contains("# edit one by hand"), kept
+        host.run("rm -f /etc/nginx/nginx.conf.pqc-edge-orig*")
+    serves_everything(host)
