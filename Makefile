@@ -35,7 +35,7 @@ STAMP := $(VENV)/.installed
 COLLECTION_LINK := .cache/collections/ansible_collections/pqc/edge
 
 
-.PHONY: bench bench-probe help venv collection-link docker image image-bookworm demo demo-clean test lint sanity argspecs unit integration molecule test-oqs source-cache clean build
+.PHONY: readmes bench bench-probe help venv collection-link docker image image-bookworm demo demo-clean test lint sanity argspecs unit integration molecule test-oqs source-cache clean build
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -116,6 +116,10 @@ test: lint argspecs unit sanity integration molecule test-oqs
 
 build: venv
 	ansible-galaxy collection build --force
+
+# Each role's README.md from its argument spec (make unit checks they are up to date).
+readmes: venv
+	python scripts/role_readmes.py
 
 bench-probe: venv collection-link
 	python scripts/bench-probe.py 127.0.0.1 8443 30
