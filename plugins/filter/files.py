@@ -69,6 +69,16 @@ def is_sealed(content):
     return last.startswith(SEAL) and last[len(SEAL):] == hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
+def written_unchanged(content, marker):
+    """True when the text is pqc.edge's and unchanged since it wrote it: it carries the marker line and, where it is
+    sealed, a seal that matches (a file pqc.edge wrote before it sealed its files has none, and counts as unchanged)."""
+    if not isinstance(content, str) or marker not in content:
+        return False
+    if ("\n" + SEAL) not in content:
+        return True
+    return is_sealed(content)
+
+
 def sealed_paths(contents):
     """The paths of a pqc.edge.host_facts read (path: text or None) whose files are sealed, in order."""
     if not isinstance(contents, dict):
@@ -78,4 +88,5 @@ def sealed_paths(contents):
 
 class FilterModule(object):
     def filters(self):
-        return {"differs": differs, "to_write": to_write, "sealed": sealed, "sealed_paths": sealed_paths}
+        return {"differs": differs, "to_write": to_write, "sealed": sealed, "sealed_paths": sealed_paths,
+                "written_unchanged": written_unchanged}

@@ -218,3 +218,14 @@ def test_a_sealed_file_is_recognised_until_someone_changes_it():
     operator = "# pqc.edge site operator\nserver { listen 80; }\n"
     assert not is_sealed(edited) and not is_sealed(operator) and not is_sealed(None) and not is_sealed(text + "\n")
     assert sealed_paths({"/b": text, "/a": text, "/c": edited, "/d": operator, "/e": None}) == ["/a", "/b"]
+
+
+def test_a_file_pqc_edge_wrote_counts_as_unchanged_until_someone_edits_it():
+    from ansible_collections.pqc.edge.plugins.filter.files import sealed, written_unchanged
+    marker = "# pqc.edge: the post-quantum TLS policy"
+    ours = sealed("%s\nhttp {}\n" % marker)
+    assert written_unchanged(ours, marker)
+    assert written_unchanged("%s\nhttp {}\n" % marker, marker)  # written before files were sealed
+    assert not written_unchanged(ours.replace("http {}", "http { gzip on; }"), marker)
+    assert not written_unchanged(ours + "# added by hand\n", marker)
+    assert not written_unchanged("http {}\n", marker) and not written_unchanged(None, marker)

@@ -239,15 +239,21 @@ def test_an_nginx_conf_someone_edited_is_not_replaced(host, run_site):
 
 
 def test_each_edit_of_nginx_conf_is_kept_when_pqc_edge_may_replace_it(host, run_site):
-    """nginx_replace_modified_conf=true, and two different edits, each replaced by a run: both are kept, the newest as
-    nginx.conf.pqc-edge-orig and the earlier one beside it, instead of the first copy standing for every edit."""
+    """pqc.edge's own nginx.conf edited by hand: refused like any edited nginx.conf; with nginx_replace_modified_conf
+    two different edits, each replaced by a run, are both kept (the newest as nginx.conf.pqc-edge-orig, the earlier
+    one beside it) instead of the first copy standing for every edit."""
     with host.sudo():
         host.run("rm -f /etc/nginx/nginx.conf.pqc-edge-orig*")
+        ours = host.file("/etc/nginx/nginx.conf").content_string
+        assert "# pqc.edge sha256 " in ours
+        host.run("echo '# edit one by hand' >> /etc/nginx/nginx.conf")
+        refused = run_site({})
+        assert refused.returncode != 0 and "was edited" in " ".join(refused.stdout.split()), refused.stdout[-3000:]
         for edit in ("one", "two"):
-            assert host.run("(cat %s/nginx.conf.stock; echo '# edit %s by hand') > /etc/nginx/nginx.conf" % (BEFORE, edit)).rc == 0
+            host.run("sed -i 's/^# edit .* by hand$//' /etc/nginx/nginx.conf && echo '# edit %s by hand' >> /etc/nginx/nginx.conf" % edit)
             result = run_site({"nginx_replace_modified_conf": True})
             assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-            assert "# edit %s by hand" not in host.file("/etc/nginx/nginx.conf").content_string
+            assert host.file("/etc/nginx/nginx.conf").content_string == ours
         kept = host.run("grep -l '# edit' /etc/nginx/nginx.conf.pqc-edge-orig*").stdout.split()
         assert host.file("/etc/nginx/nginx.conf.pqc-edge-orig").contains("# edit two by hand")
         earlier = [path for path in kept if path != "/etc/nginx/nginx.conf.pqc-edge-orig"]
