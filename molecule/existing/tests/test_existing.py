@@ -248,7 +248,8 @@ def test_each_edit_of_nginx_conf_is_kept_when_pqc_edge_may_replace_it(host, run_
         assert "# pqc.edge sha256 " in ours
         host.run("echo '# edit one by hand' >> /etc/nginx/nginx.conf")
         refused = run_site({})
-        assert refused.returncode != 0 and "was edited" in " ".join(refused.stdout.split()), refused.stdout[-3000:]
+        said = " ".join((refused.stdout + refused.stderr).split())
+        assert refused.returncode != 0 and "was edited" in said, said[-3000:]
         for edit in ("one", "two"):
             host.run("sed -i 's/^# edit .* by hand$//' /etc/nginx/nginx.conf && echo '# edit %s by hand' >> /etc/nginx/nginx.conf" % edit)
             result = run_site({"nginx_replace_modified_conf": True})
