@@ -298,7 +298,8 @@ def test_retiring_sites_removes_only_what_pqc_edge_wrote_as_it_wrote_it(host, ru
         assert dropped.returncode == 0, said[-3000:]
         assert not host.file("/etc/nginx/sites-available/pqc-edge-second.conf").exists
         assert not host.file("/etc/nginx/sites-enabled/pqc-edge-second.conf").exists
-        assert ("kept /etc/nginx/sites-available/pqc-edge-edited.conf, %s (and any link" % OPERATOR_SITE) in said, said[-3000:]
+        assert ("pqc-edge-options: kept /etc/nginx/sites-available/pqc-edge-edited.conf, %s (and any link" % OPERATOR_SITE
+                in said), said[-3000:]
         assert host.file(OPERATOR_SITE).exists and host.file("/etc/nginx/sites-enabled/pqc-edge-operator.conf").is_symlink
         assert host.file("/etc/nginx/sites-available/pqc-edge-edited.conf").contains("edited by hand")
         assert host.run("curl -s http://127.0.0.1:8091/").stdout == "operator"
