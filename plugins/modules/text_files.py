@@ -187,7 +187,7 @@ def write_all(module, pending, backups, changed_paths):
     """
     staged, kept = [], {}
     try:
-        for path, data, existed in pending:
+        for path, data in pending:
             staged.append((path, stage(path, data)))
         for path, dummy in staged:
             if os.path.exists(path):
@@ -294,14 +294,14 @@ def make_directory(module, entry):
 
 
 def file_change(entry, diffs):
-    """(path, new bytes, whether the file exists) when the file's content differs, else None."""
+    """(path, new bytes) when the file's content differs, else None."""
     path = entry["path"]
     after = to_bytes(entry["content"], errors="surrogate_or_strict")
     before = read_bytes(path)
     if before == after:
         return None
     diffs.append(text_diff(path, before, after))
-    return path, after, before is not None
+    return path, after
 
 
 def main():
