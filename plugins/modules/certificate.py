@@ -266,8 +266,8 @@ def name_constraint(entry):
     if kind in ("IP", "IP ADDRESS"):
         address, dummy, mask = value.strip().partition("/")
         address = ipaddress.ip_address(address)
-        mask = ipaddress.ip_address(mask) if mask else ipaddress.ip_address((1 << address.max_prefixlen) - 1 if address.version == 6
-                                                                            else 0xFFFFFFFF)
+        # Without a mask: the address alone (all ones, 255.255.255.255 or ffff:...:ffff).
+        mask = ipaddress.ip_address(mask) if mask else ipaddress.ip_address((1 << address.max_prefixlen) - 1)
         return "IP:%s/%s" % (address, mask)
     raise ValueError("%r is not <domain>, DNS:<domain> or IP:<address>" % entry)
 
