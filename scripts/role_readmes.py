@@ -28,7 +28,7 @@ PRIVATE = {"common": "pqc.edge.nginx"}
 
 def markup(text):
     """Ansible's documentation markup as Markdown."""
-    text = re.sub(r"\b[CMOVPRE]\(([^)]*)\)", lambda m: "`%s`" % m.group(1).split("#")[0], text)
+    text = re.sub(r"\b[CMOVPREU]\(([^)]*)\)", lambda m: "`%s`" % m.group(1).split("#")[0], text)
     return re.sub(r"\bI\(([^)]*)\)", r"*\1*", text)
 
 
