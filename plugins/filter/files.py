@@ -11,6 +11,8 @@ import hashlib
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.pqc.edge.plugins.module_utils import _seal
+
 
 def differs(described, kind="file", content=None, sha256=None, mode=None, owner=None, group=None, link_target=None):
     """True unless the path exists as `kind` with every attribute given. `content` is compared by its sha256, so a
@@ -47,46 +49,11 @@ def to_write(entries, described, kind="file"):
     return stale
 
 
-# The last line of a file pqc.edge seals: the sha256 of everything before it. A file that still ends with the right
-# one is exactly as pqc.edge wrote it; an edited file, or one pqc.edge never wrote, does not.
-SEAL = "# pqc.edge sha256 "
-
-
-def sealed(content):
-    """The content with a last line that records its sha256 (content ends with a newline, or gets one)."""
-    if not isinstance(content, str):
-        raise AnsibleFilterError("sealed expects the text of a file, got %r" % (content,))
-    text = content if content.endswith("\n") else content + "\n"
-    return "%s%s%s\n" % (text, SEAL, hashlib.sha256(text.encode("utf-8")).hexdigest())
-
-
-def is_sealed(content):
-    """True when the text ends with the seal sealed() gives it: pqc.edge wrote it and nobody changed it since."""
-    if not isinstance(content, str) or not content.endswith("\n"):
-        return False
-    body, dummy, last = content[:-1].rpartition("\n")
-    body += "\n"
-    return last.startswith(SEAL) and last[len(SEAL):] == hashlib.sha256(body.encode("utf-8")).hexdigest()
-
-
 def written_unchanged(content, marker):
-    """True when the text is pqc.edge's and unchanged since it wrote it: it carries the marker line and, where it is
-    sealed, a seal that matches (a file pqc.edge wrote before it sealed its files has none, and counts as unchanged)."""
-    if not isinstance(content, str) or marker not in content:
-        return False
-    if ("\n" + SEAL) not in content:
-        return True
-    return is_sealed(content)
-
-
-def sealed_paths(contents):
-    """The paths of a pqc.edge.host_facts read (path: text or None) whose files are sealed, in order."""
-    if not isinstance(contents, dict):
-        raise AnsibleFilterError("sealed_paths expects the content of a pqc.edge.host_facts read, got %r" % (contents,))
-    return [path for path in sorted(contents) if is_sealed(contents[path])]
+    """True when the text is pqc.edge's and unchanged since it wrote it (see module_utils/_seal.py)."""
+    return _seal.written_unchanged(content, marker)
 
 
 class FilterModule(object):
     def filters(self):
-        return {"differs": differs, "to_write": to_write, "sealed": sealed, "sealed_paths": sealed_paths,
-                "written_unchanged": written_unchanged}
+        return {"differs": differs, "to_write": to_write, "written_unchanged": written_unchanged}

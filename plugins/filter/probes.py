@@ -125,7 +125,111 @@ def probe_answers(plan, from_controller=None, from_host=None, quic_retried=None)
     return by_kind
 
 
+TABLE_FORMAT = "%-34s %-24s %-16s %-22s %-10s %s"
+
+
+def _key(endpoint):
+    """What tells one listener of one server from another: its file and line, address, port and server name."""
+    return (endpoint.get("file"), endpoint.get("line"), endpoint.get("address"), endpoint.get("port"),
+            endpoint.get("server_name"))
+
+
+def _by_endpoint(answers):
+    return dict((_key(answer["item"]), answer) for answer in answers)
+
+
+def _group(answer, fallback):
+    return answer.get("negotiated_group") or fallback
+
+
+def _served_by(endpoint):
+    return ("site %s" % endpoint["site"]) if endpoint.get("site") else "operator"
+
+
+def probe_verdict(answers, inventory_hostname, probe_from="controller"):
+    """What verify_edge.yml says of a host from probe_answers' answers, each client offer matched to its server by the
+    server's file, line, address, port and name (not by position): failures (empty when the host passes), the table
+    of what each offer negotiated, a line per certificate on whom it verified against, the HTTP/3 servers only the host
+    could reach, and the counts the success message gives.
+
+    A server whose own settings keep it classical (its endpoint has a reason) is reported, not failed; every other one
+    must negotiate a hybrid group for a post-quantum offer, and every one must still serve a classical-only offer."""
+    predicted, classical = _by_endpoint(answers.get("predicted", [])), _by_endpoint(answers.get("classical", []))
+    quic_classical = _by_endpoint(answers.get("quic_classical", []))
+    failures, table = [], [TABLE_FORMAT % ("server name:port", "served by", "PQ offer", "X25519 share", "classical",
+                                           "PQ-safe")]
+    for pq in answers.get("pq", []):
+        endpoint = pq["item"]
+        other = classical.get(_key(endpoint), {"failed": True, "msg": "no classical probe"})
+        share = predicted.get(_key(endpoint), {})
+        table.append(TABLE_FORMAT % (
+            "%s:%s" % (endpoint.get("server_name") or "(default)", endpoint["port"]), _served_by(endpoint),
+            _group(pq, "refused"), _group(share, "refused") + (" (HRR)" if share.get("hello_retry_request") else ""),
+            _group(other, "refused"), pq.get("quantum_safe", False))
+            + ("" if endpoint.get("reason") is None else "  <- %s" % endpoint["reason"]))
+        where = "%s (%s:%s%s, server name %s, %s:%s)" % (
+            inventory_hostname, pq.get("host"), pq.get("port"), ", from the host" if pq.get("side") != probe_from else "",
+            endpoint.get("server_name") or "(none)", endpoint.get("file"), endpoint.get("line"))
+        if pq.get("failed") or other.get("failed"):
+            failures.append("%s could not be probed: %s" % (where, pq.get("msg") if pq.get("failed") else other.get("msg")))
+            continue
+        if endpoint.get("reason") is None and pq.get("group_kind") != "hybrid":
+            failures.append("%s negotiated %s for a post-quantum client offer (alert: %s)" % (
+                where, _group(pq, "nothing"), pq.get("alert") or "none"))
+        if other.get("negotiated_group") is None:
+            failures.append("%s refused a classical-only client offer" % where)
+    trust = []
+    for probe in answers.get("trust", []):
+        endpoint, offer = probe["item"]
+        name = endpoint.get("server_name") or "(none)"
+        if probe.get("certificate_verified"):
+            trust.append("%s:%s %s: verified, issuer %s, %s days left" % (
+                endpoint.get("server_name") or "(default)", endpoint["port"], probe.get("certificate_key_algorithm"),
+                probe.get("certificate_issuer"), probe.get("certificate_days_left")))
+        else:
+            trust.append("%s:%s %s: NOT verified: %s" % (
+                endpoint.get("server_name") or "(default)", endpoint["port"],
+                probe.get("certificate_key_algorithm", "no certificate"),
+                probe.get("verify_error", probe.get("msg", "no handshake"))))
+        if probe.get("failed"):
+            failures.append("%s (server name %s, port %s): its certificates could not be checked against %s: %s" % (
+                inventory_hostname, name, endpoint["port"], ", ".join(offer["ca_files"]), probe.get("msg")))
+        elif "certificate_verified" in probe and not probe["certificate_verified"]:
+            failures.append("%s (server name %s, port %s): its %s certificate did not verify against %s: %s" % (
+                inventory_hostname, name, endpoint["port"], probe.get("certificate_key_algorithm", ""),
+                ", ".join(offer["ca_files"]), probe.get("verify_error", "unknown reason")))
+    blocked = []
+    for pq in answers.get("quic_pq", []):
+        endpoint = pq["item"]
+        other = quic_classical.get(_key(endpoint), {})
+        table.append(TABLE_FORMAT % (
+            "%s:%s/udp" % (endpoint.get("server_name") or "(default)", endpoint["port"]),
+            _served_by(endpoint) + ", HTTP/3", _group(pq, "no answer"), "-", _group(other, "no answer"),
+            pq.get("quantum_safe", False)))
+        if "blocked_from_controller" in pq:
+            blocked.append({"server_name": endpoint.get("server_name"), "port": endpoint["port"],
+                            "blocked_from_controller": pq["blocked_from_controller"]})
+        where = "%s (%s:%s/udp%s, HTTP/3, server name %s, %s:%s)" % (
+            inventory_hostname, pq.get("host"), pq.get("port"), ", from the host" if pq.get("side") != probe_from else "",
+            endpoint.get("server_name") or "(none)", endpoint.get("file"), endpoint.get("line"))
+        if "negotiated_group" not in pq:
+            failures.append("%s did not answer over QUIC: %s" % (where, pq.get("msg", "no result")))
+        elif endpoint.get("reason") is None and pq.get("group_kind") != "hybrid":
+            failures.append("%s negotiated %s over QUIC for a post-quantum client offer (alert: %s)" % (
+                where, _group(pq, "nothing"), pq.get("alert") or "none"))
+        elif other.get("negotiated_group") is None:
+            failures.append("%s refused a classical-only client offer over QUIC" % where)
+    return {
+        "failures": failures, "table": table, "trust": trust, "quic_blocked": blocked,
+        "counts": {"tls": len(answers.get("pq", [])), "quic": len(answers.get("quic_pq", [])),
+                   "hybrid": len([pq for pq in answers.get("pq", []) if pq.get("group_kind") == "hybrid"]),
+                   "quic_blocked": len(blocked),
+                   "verified": len([probe for probe in answers.get("trust", []) if probe.get("certificate_verified")])},
+    }
+
+
 class FilterModule(object):
     def filters(self):
         return {"probe_target": probe_target, "probe_plan": probe_plan, "probes_from": probes_from,
-                "quic_retries": quic_retries, "probe_answers": probe_answers}
+                "quic_retries": quic_retries, "probe_answers": probe_answers,
+                "probe_verdict": probe_verdict}

@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""How the report writes what hosts said into a Markdown table: as text, whatever the host said."""
+"""The report's sums over the fleet, and how it writes what hosts said into a Markdown table: as text, whatever the
+host said."""
 
 from __future__ import annotations
 
@@ -22,6 +23,23 @@ def md_cell(value):
     return _MARKDOWN.sub(r"\\\1", text)
 
 
+# The counts pqc.edge.tls_traffic returns that add up over hosts.
+TRAFFIC_COUNTS = ("tls_requests", "tls_connections", "quantum_safe_requests", "quantum_safe_connections",
+                  "pq_capable_requests", "pq_capable_served_classical", "resumed_requests", "unparsed_lines")
+
+
+def fleet_traffic(traffic):
+    """The hosts' traffic counts (pqc.edge.tls_traffic results; empty ones skipped) added up, with the quantum-safe
+    shares of the sums (None where there was no TLS traffic)."""
+    counted = [entry for entry in traffic if entry]
+    fleet = dict((key, sum(int(entry.get(key) or 0) for entry in counted)) for key in TRAFFIC_COUNTS)
+    fleet["hosts"] = len(counted)
+    for share, part, whole in (("quantum_safe_request_share", "quantum_safe_requests", "tls_requests"),
+                               ("quantum_safe_connection_share", "quantum_safe_connections", "tls_connections")):
+        fleet[share] = round(float(fleet[part]) / fleet[whole], 4) if fleet[whole] else None
+    return fleet
+
+
 class FilterModule(object):
     def filters(self):
-        return {"md_cell": md_cell}
+        return {"md_cell": md_cell, "fleet_traffic": fleet_traffic}

@@ -131,116 +131,51 @@ backups:
 
 import os
 import re
-import stat
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native
+
+from ansible_collections.pqc.edge.plugins.module_utils._file_changes import ChangeError, FileChanges, read_bytes
 
 # Larger files than this are shown in --diff as changed, without their text.
 DIFF_LIMIT = 64 * 1024
 
 
-def read_bytes(path):
-    """The file's bytes, or None where there is no regular file."""
-    if not os.path.isfile(path) or os.path.islink(path):
-        return None
-    with open(path, "rb") as handle:
-        return handle.read()
-
-
-class WriteError(Exception):
-    """A file that could not be written; what was changed before it is in the module's result."""
-
-
-def stage(path, data):
-    """Write data to a temporary file beside path, with the owner and mode path has (new files: 0666 less the
-    umask, as a plain open would give); returns the temporary file's path."""
-    directory = os.path.dirname(path)
-    try:
-        fd, temp = tempfile.mkstemp(dir=directory, prefix=".%s." % os.path.basename(path))
-    except OSError as error:
-        raise WriteError("%s: cannot write: %s" % (path, to_native(error)))
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        if os.path.exists(path):
-            info = os.stat(path)
-            os.chmod(temp, stat.S_IMODE(info.st_mode))
-            os.chown(temp, info.st_uid, info.st_gid)
-        else:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(temp, 0o666 & ~umask)
-    except OSError as error:
-        os.unlink(temp)
-        raise WriteError("%s: cannot write: %s" % (path, to_native(error)))
-    return temp
-
-
 def write_all(module, pending, backups, changed_paths):
-    """Stage every file, keep the ones to be replaced (a hard link each, and with backup a copy), then rename.
+    """Stage every file, keep the ones to be replaced (with backup, also a copy), then put each in place.
 
-    When a rename fails, the files already replaced get their previous content back from the links and the new ones
-    are removed, so the files are as they were. Any failure raises WriteError, with changed_paths and backups holding
+    When one cannot be put in place, the files already replaced get their previous content back and the new ones are
+    removed, so the files are as they were. Any failure raises ChangeError, with changed_paths and backups holding
     exactly what stays replaced or created (nothing, unless putting a file back failed too) and the copies.
     """
-    staged, kept = [], {}
+    changes, staged = FileChanges(), []
     try:
         for path, data in pending:
-            staged.append((path, stage(path, data)))
-        for path, dummy in staged:
-            if os.path.exists(path):
-                kept[path] = keep(path)
-                if module.params["backup"]:
-                    backups[path] = module.backup_local(path)
+            staged.append((path, changes.stage(path, data)))
+        for path, temp in staged:
+            if os.path.exists(path) and module.params["backup"]:
+                backups[path] = module.backup_local(path)
         for path, temp in staged:
             try:
-                os.rename(temp, path)
-            except OSError as error:
-                undo(changed_paths, kept)
-                raise WriteError("%s: cannot replace: %s; %s" % (
-                    path, to_native(error), "the files before it were put back" if not changed_paths
-                    else "could not put back: %s" % ", ".join(changed_paths)))
+                changes.write(path, temp)
+            except ChangeError as error:
+                written = changes.paths
+                failed = changes.undo()
+                for put_back in written:
+                    if put_back not in failed:
+                        changed_paths.remove(put_back)
+                outcome = "could not put back: %s" % ", ".join(failed) if failed else "the files before it were put back"
+                raise ChangeError("%s; %s" % (error, outcome))
             changed_paths.append(path)
+        changes.commit()
     finally:
         for dummy, temp in staged:
             if os.path.lexists(temp):
                 os.unlink(temp)
-        for path, link in kept.items():
-            if os.path.lexists(link):
-                os.unlink(link)
         # Copies of files that are not replaced after all are not kept.
         for path in list(backups):
             if path not in changed_paths:
                 os.unlink(backups.pop(path))
-
-
-def keep(path):
-    """A hard link to the file as it is, beside it, so that its content can be put back after it was replaced."""
-    directory = os.path.dirname(path)
-    while True:
-        link = os.path.join(directory, ".%s.%s.before" % (os.path.basename(path), os.urandom(4).hex()))
-        try:
-            os.link(path, link)
-            return link
-        except FileExistsError:
-            continue
-        except OSError as error:
-            raise WriteError("%s: cannot keep the file as it is: %s" % (path, to_native(error)))
-
-
-def undo(changed_paths, kept):
-    """Put back each replaced file (remove each created one), last first; what cannot be stays in changed_paths."""
-    for path in reversed(list(changed_paths)):
-        try:
-            if path in kept:
-                os.rename(kept[path], path)
-            else:
-                os.unlink(path)
-            changed_paths.remove(path)
-        except OSError:
-            pass
 
 
 def text_diff(path, before, after):
@@ -328,7 +263,7 @@ def main():
     if not module.check_mode:
         try:
             write_all(module, pending, backups, changed_paths)
-        except WriteError as error:
+        except ChangeError as error:
             module.fail_json(msg=str(error), changed_paths=changed_paths, backups=backups)
     else:
         changed_paths += [change[0] for change in pending]

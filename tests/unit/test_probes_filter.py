@@ -4,7 +4,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.pqc.edge.plugins.filter.probes import (
-    probe_answers, probe_plan, probe_target, probes_from, quic_retries)
+    probe_answers, probe_plan, probe_target, probe_verdict, probes_from, quic_retries)
 
 
 def endpoint(address=None, port=8443, site="default", name="edge1.example.org"):
@@ -84,3 +84,53 @@ def test_answers_come_back_in_plan_order_and_a_udp_path_the_host_answers_on_is_a
     assert failed_again["quic_pq"][0]["msg"] == "nothing listens on UDP 18443; and on the host itself: no QUIC answer"
     with pytest.raises(AnsibleFilterError, match="fewer answers"):
         probe_answers(steps, controller[:2], host)
+
+
+def verdict_of(controller, host, retried=(), probe_from="controller"):
+    return probe_verdict(probe_answers(plan(), controller, host, list(retried)), "edge1", probe_from)
+
+
+def hybrid(group="X25519MLKEM768"):
+    return dict(answer(group), group_kind="hybrid" if "MLKEM" in group else "classical",
+                quantum_safe="MLKEM" in group, host="203.0.113.5", port=18443, side="controller")
+
+
+def test_a_host_that_negotiates_the_hybrid_everywhere_passes_with_a_row_per_server():
+    trust = {"failed": False, "certificate_verified": True, "certificate_key_algorithm": "ML-DSA-44",
+             "certificate_issuer": "CN=root", "certificate_days_left": 90}
+    verdict = verdict_of([hybrid(), hybrid("X25519"), hybrid("X25519"), trust, hybrid(), hybrid("X25519")],
+                         [hybrid(), hybrid(), hybrid("X25519")])
+    assert verdict["failures"] == []
+    assert verdict["counts"] == {"tls": 2, "quic": 1, "hybrid": 2, "quic_blocked": 0, "verified": 1}
+    assert " ".join(verdict["table"][1].split()) == "edge1.example.org:8443 site default X25519MLKEM768 X25519 X25519 True"
+    assert " ".join(verdict["table"][2].split()).startswith("admin:8449 operator X25519MLKEM768")
+    assert verdict["table"][3].split()[:3] == ["edge1.example.org:8443/udp", "site", "default,"]
+    assert verdict["trust"] == ["edge1.example.org:8443 ML-DSA-44: verified, issuer CN=root, 90 days left"]
+
+
+def test_answers_are_matched_to_their_server_not_to_their_position():
+    """The two TCP servers' answers come back in a different order than planned: each is judged as itself."""
+    answers = probe_answers(plan(), [hybrid(), hybrid(), hybrid("X25519"), {"failed": False}, hybrid(), hybrid("X25519")],
+                            [hybrid(), hybrid("X25519"), {"failed": False}])
+    answers["classical"].reverse()
+    verdict = probe_verdict(answers, "edge1")
+    # The admin server (8449) refused the classical offer, the default site did not.
+    assert verdict["failures"] == ["edge1 (203.0.113.5:18443, from the host, server name admin, /etc/nginx/x.conf:3) "
+                                   "refused a classical-only client offer"]
+
+
+def test_each_way_a_server_fails_is_named_with_where_it_is():
+    trust = {"failed": False, "certificate_verified": False, "certificate_key_algorithm": "ML-DSA-44",
+             "verify_error": "unable to get local issuer certificate"}
+    verdict = verdict_of([hybrid("X25519"), hybrid("X25519"), hybrid("X25519"), trust,
+                          answer(failed=True, msg="timed out"), answer(failed=True, msg="timed out")],
+                         [answer(failed=True, msg="connection refused"), hybrid(), hybrid()],
+                         [answer(failed=True, msg="no QUIC answer"), answer(failed=True, msg="no QUIC answer")])
+    failures = verdict["failures"]
+    assert failures[0] == ("edge1 (203.0.113.5:18443, server name edge1.example.org, /etc/nginx/x.conf:3) negotiated "
+                           "X25519 for a post-quantum client offer (alert: none)")
+    assert "from the host, server name admin, /etc/nginx/x.conf:3) could not be probed: connection refused" in failures[1]
+    assert failures[2] == ("edge1 (server name edge1.example.org, port 8443): its ML-DSA-44 certificate did not verify "
+                           "against /c/root.crt: unable to get local issuer certificate")
+    assert failures[3].endswith("did not answer over QUIC: timed out; and on the host itself: no QUIC answer")
+    assert len(failures) == 4 and verdict["counts"]["verified"] == 0

@@ -1,0 +1,98 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pqc.edge contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""What the certificates role makes of the sites: the certificates it issues, the ones sites bring, what each site
+serves, and which names a fleet CA's domains leave out."""
+
+from __future__ import annotations
+
+import posixpath
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.pqc.edge.plugins.filter.sites import subject_alt_name
+
+
+def _unique(items):
+    seen = []
+    for item in items:
+        if item not in seen:
+            seen.append(item)
+    return seen
+
+
+def issued_certificates(sites, algorithms, certificates_dir, subject_alt_names=(), acme_algorithm=None):
+    """One key and certificate per site and algorithm, in the site's own directory: site, algorithm, certificate,
+    private_key, common_name (the site's first server name), subject_alt_names (every server name, then the site's
+    and the role's extras, each once) and acme (the ACME directory issues it: the algorithm is acme_algorithm)."""
+    issued = []
+    for site in sites:
+        if not site.get("server_names"):
+            raise AnsibleFilterError("issued_certificates: site %r has no server name" % site.get("name"))
+        names = _unique([subject_alt_name(name) for name in site["server_names"]]
+                        + list(site.get("subject_alt_names") or []) + list(subject_alt_names))
+        for algorithm in algorithms:
+            base = posixpath.join(certificates_dir, site["name"], algorithm)
+            issued.append({"site": site["name"], "algorithm": algorithm, "certificate": base + ".crt",
+                           "private_key": base + ".key", "common_name": site["server_names"][0],
+                           "subject_alt_names": names, "acme": acme_algorithm is not None and algorithm == acme_algorithm})
+    return issued
+
+
+def provided_certificates(sites):
+    """The certificates sites bring themselves, each with its site's name."""
+    return [dict(certificate, site=site["name"]) for site in sites for certificate in site.get("certificates") or []]
+
+
+def certificates_by_site(certificates):
+    """{site name: [{algorithm, certificate, private_key}]} in the order given."""
+    by_site = {}
+    for certificate in certificates:
+        by_site.setdefault(certificate["site"], []).append(
+            dict((key, certificate[key]) for key in ("algorithm", "certificate", "private_key")))
+    return by_site
+
+
+def sites_without_http(sites, http_port):
+    """The names of the sites with no plain HTTP server (their http_port, or else the role's, is 0): they cannot
+    answer an ACME HTTP-01 challenge."""
+    return [site["name"] for site in sites
+            if int(http_port if site.get("http_port") is None else site["http_port"]) == 0]
+
+
+def _inside(host, domain):
+    domain = domain.lower().lstrip(".")
+    return host == domain or host.endswith("." + domain)
+
+
+def names_outside(names, domains):
+    """The subject alternative names (DNS:..., IP:...) that none of the domains covers. A DNS name is inside a domain
+    when it is the domain or below it (a wildcard counts as its base name); an IP name only when it is listed itself.
+    No domains: no limit, nothing is outside."""
+    if not domains:
+        return []
+    outside = []
+    for name in names:
+        if name in domains:
+            continue
+        if name.startswith("DNS:"):
+            host = name[4:].lower()
+            host = host[2:] if host.startswith("*.") else host
+            if any(_inside(host, domain) for domain in domains if not domain.startswith("IP:")):
+                continue
+        outside.append(name)
+    return outside
+
+
+def root_pems(roots, contents, ca_dir):
+    """{root name: its certificate as a pqc.edge.host_facts read of the CA host found it, or '' where it is missing}."""
+    return dict((root["name"], contents.get(posixpath.join(ca_dir, root["name"] + "-root.crt")) or "") for root in roots)
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"issued_certificates": issued_certificates, "provided_certificates": provided_certificates,
+                "certificates_by_site": certificates_by_site, "sites_without_http": sites_without_http,
+                "names_outside": names_outside, "root_pems": root_pems}

@@ -1,0 +1,119 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pqc.edge contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""What the nginx role makes of pqc_edge_sites: each site with every key filled in, the files and links it gets, the
+claims that would clash, and which listener of a QUIC port sets reuseport."""
+
+from __future__ import annotations
+
+import posixpath
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.pqc.edge.plugins.module_utils import _seal
+
+# The backend role's socket, the upstream `backend`, answers every path unless a site says otherwise.
+DEFAULT_LOCATIONS = [{"path": "/", "proxy": "backend"}]
+
+
+def _port(value, default):
+    return int(default if value is None else value)
+
+
+def nginx_sites(site_list, https_port, http_port):
+    """pqc_edge_sites with every optional key filled in: ports as numbers (the role's ports where a site sets none),
+    default_server, certificates (empty: the ones the certificates role issues), locations and extra_directives."""
+    if not isinstance(site_list, list) or not all(isinstance(site, dict) and "name" in site for site in site_list):
+        raise AnsibleFilterError("nginx_sites expects a list of sites, each with a name, got %r" % (site_list,))
+    return [dict(site,
+                 https_port=_port(site.get("https_port"), https_port),
+                 http_port=_port(site.get("http_port"), http_port),
+                 default_server=bool(site.get("default_server", False)),
+                 certificates=site.get("certificates") or [],
+                 locations=site.get("locations") or DEFAULT_LOCATIONS,
+                 extra_directives=site.get("extra_directives") or [])
+            for site in site_list]
+
+
+def site_certificates(sites, issued=None):
+    """{site name: its certificates}: its own, or else the ones the certificates role issued for it."""
+    return dict((site["name"], site["certificates"] or (issued or {}).get(site["name"], [])) for site in sites)
+
+
+def site_files(sites, conf_dir, prefix):
+    """Each site's file: its name, its path in sites-available, and the link in sites-enabled that enables it (path,
+    target) as pqc.edge.nginx_config takes links."""
+    files = []
+    for site in sites:
+        name = "%s%s.conf" % (prefix, site["name"])
+        files.append({"name": name, "available": posixpath.join(conf_dir, "sites-available", name),
+                      "link": {"path": posixpath.join(conf_dir, "sites-enabled", name),
+                               "target": "../sites-available/" + name}})
+    return files
+
+
+def config_files(site_files, conf_path, conf_text, site_texts):
+    """nginx.conf and each site's file in sites-available, as pqc.edge.nginx_config takes them, each sealed (its last
+    line the sha256 of the rest, so that a file changed since it was written is known)."""
+    if len(site_files) != len(site_texts):
+        raise AnsibleFilterError("config_files: %d sites but %d site texts" % (len(site_files), len(site_texts)))
+    return [{"path": conf_path, "content": _seal.sealed(conf_text)}] + [
+        {"path": entry["available"], "content": _seal.sealed(text)} for entry, text in zip(site_files, site_texts)]
+
+
+def site_ports(sites):
+    """Every port pqc.edge's sites listen on (HTTPS, and HTTP where it is not 0), sorted."""
+    return sorted(set([site["https_port"] for site in sites] + [site["http_port"] for site in sites if site["http_port"] > 0]))
+
+
+def claim_conflicts(sites):
+    """"name on port N" for a server name two sites claim on one HTTPS port, and "default_server on port N" for a port
+    with two default sites: nginx would answer for only one of them."""
+    claims = []
+    for site in sites:
+        claims += ["%s on port %d" % (name, site["https_port"]) for name in site.get("server_names", [])]
+    claims += ["default_server on port %d" % site["https_port"] for site in sites if site["default_server"]]
+    conflicts = []
+    for claim in claims:
+        if claims.count(claim) > 1 and claim not in conflicts:
+            conflicts.append(claim)
+    return conflicts
+
+
+def default_clashes(sites, servers, ignored_file=None):
+    """The operator's servers (pqc.edge.nginx_servers' servers that pqc.edge does not manage) that already are the
+    default server of a port where a pqc.edge site wants to be it, as "file:line (server_name ...) on port N".
+    ignored_file: a file whose servers do not count (the stock default site, where it is being disabled)."""
+    ports = set()
+    for site in sites:
+        if site["default_server"]:
+            ports.update(port for port in (site["https_port"], site["http_port"]) if port > 0)
+    clashes = []
+    for server in servers or []:
+        if server.get("managed") or (ignored_file and server.get("file") == ignored_file):
+            continue
+        for listen in server.get("listen", []):
+            if listen.get("default_server") and listen.get("port") in ports:
+                names = " ".join(server.get("server_names") or []) or "-"
+                clash = "%s:%s (server_name %s) on port %s" % (server["file"], server["line"], names, listen["port"])
+                if clash not in clashes:
+                    clashes.append(clash)
+    return clashes
+
+
+def quic_reuseport_sites(sites):
+    """The sites whose QUIC listener sets reuseport: only one listener of an address and UDP port may (the one that
+    steers each QUIC connection to the same worker), so the first site of each HTTPS port, default servers first."""
+    first = {}
+    for site in [site for site in sites if site["default_server"]] + [site for site in sites if not site["default_server"]]:
+        first.setdefault(site["https_port"], site["name"])
+    return sorted(first.values())
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"nginx_sites": nginx_sites, "site_certificates": site_certificates, "site_files": site_files, "config_files": config_files,
+                "site_ports": site_ports, "claim_conflicts": claim_conflicts, "default_clashes": default_clashes,
+                "quic_reuseport_sites": quic_reuseport_sites}

@@ -1,0 +1,79 @@
+"""The nginx role's filters: sites filled in, their files and links, claims that clash, reuseport per QUIC port."""
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.pqc.edge.plugins.filter import nginx
+from ansible_collections.pqc.edge.plugins.module_utils._seal import is_sealed
+
+SITES = [
+    {"name": "default", "server_names": ["edge.example"], "default_server": True},
+    {"name": "api", "server_names": ["api.example"], "https_port": "9443", "http_port": 0,
+     "certificates": [{"algorithm": "ecdsa", "certificate": "/c.crt", "private_key": "/c.key"}]},
+    {"name": "alt", "server_names": ["alt.example", "edge.example"], "https_port": None},
+]
+
+
+def filled():
+    return nginx.nginx_sites(SITES, 8443, "8080")
+
+
+def test_sites_get_every_key_with_ports_as_numbers():
+    default, api, alt = filled()
+    assert (default["https_port"], default["http_port"], default["default_server"]) == (8443, 8080, True)
+    assert (api["https_port"], api["http_port"], api["default_server"]) == (9443, 0, False)
+    assert alt["https_port"] == 8443 and alt["certificates"] == [] and alt["extra_directives"] == []
+    assert alt["locations"] == [{"path": "/", "proxy": "backend"}]
+    assert api["certificates"][0]["certificate"] == "/c.crt"
+    with pytest.raises(AnsibleFilterError):
+        nginx.nginx_sites([{"server_names": []}], 8443, 8080)
+
+
+def test_a_site_serves_its_own_certificates_or_the_issued_ones():
+    issued = {"default": [{"certificate": "/issued.crt"}]}
+    assert nginx.site_certificates(filled(), issued) == {
+        "default": [{"certificate": "/issued.crt"}], "api": filled()[1]["certificates"], "alt": []}
+
+
+def test_files_links_and_ports():
+    files = nginx.site_files(filled(), "/etc/nginx", "pqc-edge-")
+    assert files[1] == {"name": "pqc-edge-api.conf", "available": "/etc/nginx/sites-available/pqc-edge-api.conf",
+                        "link": {"path": "/etc/nginx/sites-enabled/pqc-edge-api.conf",
+                                 "target": "../sites-available/pqc-edge-api.conf"}}
+    assert nginx.site_ports(filled()) == [8080, 8443, 9443]
+    written = nginx.config_files(files, "/etc/nginx/nginx.conf", "events {}", ["a", "b", "c"])
+    assert [entry["path"] for entry in written] == ["/etc/nginx/nginx.conf"] + [f["available"] for f in files]
+    assert all(is_sealed(entry["content"]) for entry in written)
+    with pytest.raises(AnsibleFilterError):
+        nginx.config_files(files, "/etc/nginx/nginx.conf", "events {}", ["a"])
+
+
+def test_a_name_or_default_claimed_twice_on_a_port_is_a_conflict():
+    assert nginx.claim_conflicts(filled()) == ["edge.example on port 8443"]
+    two_defaults = filled() + nginx.nginx_sites([{"name": "x", "server_names": [], "default_server": True}], 8443, 8080)
+    assert nginx.claim_conflicts(two_defaults) == ["edge.example on port 8443", "default_server on port 8443"]
+    assert nginx.claim_conflicts(filled()[:2]) == []
+
+
+def test_only_the_operators_default_servers_on_a_sites_default_port_clash():
+    servers = [
+        {"file": "/etc/nginx/sites-enabled/default", "line": 22, "server_names": ["_"], "managed": False,
+         "listen": [{"port": 8080, "default_server": True}]},
+        {"file": "/etc/nginx/conf.d/shop.conf", "line": 3, "server_names": [], "managed": False,
+         "listen": [{"port": 8443, "default_server": True}, {"port": 8443, "default_server": True}]},
+        {"file": "/etc/nginx/conf.d/other.conf", "line": 9, "server_names": ["o"], "managed": False,
+         "listen": [{"port": 9443, "default_server": True}, {"port": 8443, "default_server": False}]},
+        {"file": "/etc/nginx/sites-enabled/pqc-edge-default.conf", "line": 5, "server_names": ["edge.example"],
+         "managed": True, "listen": [{"port": 8443, "default_server": True}]},
+    ]
+    assert nginx.default_clashes(filled(), servers) == [
+        "/etc/nginx/sites-enabled/default:22 (server_name _) on port 8080",
+        "/etc/nginx/conf.d/shop.conf:3 (server_name -) on port 8443"]
+    assert nginx.default_clashes(filled(), servers, "/etc/nginx/sites-enabled/default") == [
+        "/etc/nginx/conf.d/shop.conf:3 (server_name -) on port 8443"]
+
+
+def test_reuseport_goes_to_one_site_per_port_a_default_server_first():
+    sites = nginx.nginx_sites([{"name": "a"}, {"name": "b", "default_server": True}, {"name": "c", "https_port": 9443}],
+                              8443, 8080)
+    assert nginx.quic_reuseport_sites(sites) == ["b", "c"]

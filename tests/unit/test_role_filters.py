@@ -1,0 +1,77 @@
+"""The certificates role's filters, the preflight's messages and the report's fleet sums."""
+
+import pytest
+
+from ansible_collections.pqc.edge.plugins.filter import certificates, inputs, report
+
+SITES = [{"name": "default", "server_names": ["edge.example.org", "192.0.2.7"], "subject_alt_names": ["DNS:alias.example.org"]},
+         {"name": "api", "server_names": ["api.example.org"], "http_port": 0}]
+
+
+def test_each_site_gets_a_certificate_per_algorithm_with_its_names_once():
+    issued = certificates.issued_certificates(SITES, ["mldsa44", "ecdsa"], "/etc/pqc-edge/tls", ["DNS:edge.example.org"], "ecdsa")
+    assert [(c["site"], c["algorithm"], c["acme"]) for c in issued] == [
+        ("default", "mldsa44", False), ("default", "ecdsa", True), ("api", "mldsa44", False), ("api", "ecdsa", True)]
+    assert issued[0]["certificate"] == "/etc/pqc-edge/tls/default/mldsa44.crt"
+    assert issued[0]["private_key"] == "/etc/pqc-edge/tls/default/mldsa44.key"
+    assert issued[0]["common_name"] == "edge.example.org"
+    assert issued[0]["subject_alt_names"] == ["DNS:edge.example.org", "IP:192.0.2.7", "DNS:alias.example.org"]
+    assert not any(c["acme"] for c in certificates.issued_certificates(SITES, ["ecdsa"], "/tls"))
+
+
+def test_provided_and_issued_certificates_are_grouped_by_site():
+    provided = certificates.provided_certificates([{"name": "own", "certificates": [
+        {"algorithm": "rsa", "certificate": "/o.crt", "private_key": "/o.key"}]}])
+    assert provided == [{"algorithm": "rsa", "certificate": "/o.crt", "private_key": "/o.key", "site": "own"}]
+    issued = certificates.issued_certificates(SITES[:1], ["ecdsa"], "/tls")
+    assert certificates.certificates_by_site(issued + provided) == {
+        "default": [{"algorithm": "ecdsa", "certificate": "/tls/default/ecdsa.crt", "private_key": "/tls/default/ecdsa.key"}],
+        "own": [{"algorithm": "rsa", "certificate": "/o.crt", "private_key": "/o.key"}]}
+
+
+def test_sites_without_plain_http_cannot_answer_http_01():
+    assert certificates.sites_without_http(SITES, 8080) == ["api"]
+    assert certificates.sites_without_http(SITES, "0") == ["default", "api"]
+
+
+@pytest.mark.parametrize("name, outside", [
+    ("DNS:edge.example.org", False), ("DNS:example.org", False), ("DNS:*.example.org", False),
+    ("DNS:EDGE.Example.ORG", False), ("DNS:badexample.org", True), ("DNS:example.org.evil.test", True),
+    ("IP:192.0.2.7", False), ("IP:192.0.2.8", True), ("DNS:pqc-edge-ca-edge-1", False),
+])
+def test_a_name_is_inside_a_domain_when_it_is_the_domain_or_below_it(name, outside):
+    domains = [".example.org", "IP:192.0.2.7", "pqc-edge-ca-edge-1"]
+    assert certificates.names_outside([name], domains) == ([name] if outside else [])
+    assert certificates.names_outside([name], []) == []
+
+
+def test_root_pems_are_empty_where_the_ca_host_has_none_yet():
+    roots = [{"name": "mldsa65"}, {"name": "ecdsa"}]
+    assert certificates.root_pems(roots, {"/ca/mldsa65-root.crt": "PEM", "/ca/ecdsa-root.crt": None}, "/ca") == {
+        "mldsa65": "PEM", "ecdsa": ""}
+
+
+def test_broken_rules_name_each_bad_option_with_its_value_and_rule():
+    rules = [{"option": "a", "ok": True, "rule": "fine"}, {"option": "b", "ok": False, "rule": "a port"},
+             {"option": "c", "ok": "False", "rule": "a path"}]
+    broken = inputs.broken_rules(rules)
+    assert [rule["option"] for rule in broken] == ["b", "c"]
+    assert inputs.given(["b", "c"], [70000, "x y"], ["a port", "a path"]) == ['b=70000: a port', 'c="x y": a path']
+    assert inputs.given(["d"], [""]) == ['d=""']
+    with pytest.raises(ValueError):
+        inputs.given(["b"], [])
+
+
+def test_the_options_an_error_names_are_found_as_whole_words():
+    errors = ["nginx_http_port: value must be an int", "elements of nginx_groups are wrong"]
+    assert inputs.named_in(["nginx_http", "nginx_http_port", "nginx_groups", "nginx_https_port"], errors) == [
+        "nginx_http_port", "nginx_groups"]
+
+
+def test_fleet_traffic_sums_the_hosts_that_counted_and_shares_the_sums():
+    rows = [{"tls_requests": 10, "tls_connections": 4, "quantum_safe_requests": 5, "quantum_safe_connections": 1},
+            None, {"tls_requests": 20, "tls_connections": 0, "quantum_safe_requests": 10, "quantum_safe_connections": 0}]
+    fleet = report.fleet_traffic(rows)
+    assert fleet["hosts"] == 2 and fleet["tls_requests"] == 30 and fleet["unparsed_lines"] == 0
+    assert fleet["quantum_safe_request_share"] == 0.5 and fleet["quantum_safe_connection_share"] == 0.25
+    assert report.fleet_traffic([None])["quantum_safe_request_share"] is None
