@@ -174,6 +174,29 @@ def test_reload_that_nginx_cannot_apply_is_named_and_taken_back(host, run_site):
     assert ok and "Negotiated TLS1.3 group: X25519MLKEM768" in out
 
 
+def test_restart_that_nginx_cannot_complete_is_named_and_nginx_runs_the_previous_files(host, run_site):
+    """A master running a binary that was replaced since (as after a new build) is restarted, not reloaded. The new
+    configuration passes nginx -t but cannot bind 127.0.0.1:9446, which another program holds: the restart fails,
+    the role names nginx's [emerg] line, puts the previous files back and starts nginx on them."""
+    replaced = host.run("cp -p /usr/sbin/nginx /usr/sbin/nginx.new && mv /usr/sbin/nginx.new /usr/sbin/nginx")
+    assert replaced.rc == 0, replaced.stderr
+    with port_held(host, 9446):
+        files_before = snapshot(host)[:2]
+        result = run_site(sites(extra_directives=["listen 127.0.0.1:9446 ssl;"]))
+        output = " ".join((result.stdout + result.stderr).split())
+        assert result.returncode != 0, output
+        assert ("the previous files were put back, its restart failed: "
+                "bind() to 127.0.0.1:9446 failed (98: Address already in use)") in output, output
+        assert "nginx was started again on them" in output, output
+        assert snapshot(host)[:2] == files_before
+        assert host.service("nginx").is_running
+    ok, out = handshake_ok(host, "-groups X25519MLKEM768")
+    assert ok and "Negotiated TLS1.3 group: X25519MLKEM768" in out
+    # The master now runs the installed binary: the next run has nothing to restart.
+    again = run_site({})
+    assert again.returncode == 0 and "changed=0" in again.stdout, again.stdout + again.stderr
+
+
 def test_port_held_by_another_program_fails_before_the_host_changes(host, run_site):
     """nginx could not bind a port another program holds: caught before its configuration is written."""
     with port_held(host, 9443):
