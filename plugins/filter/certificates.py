@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import posixpath
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.pqc.edge.plugins.filter.sites import subject_alt_name
 
 
@@ -27,16 +25,17 @@ def issued_certificates(sites, algorithms, certificates_dir, subject_alt_names=(
     """One key and certificate per site and algorithm, in the site's own directory: site, algorithm, certificate,
     private_key, common_name (the site's first server name), subject_alt_names (every server name, then the site's
     and the role's extras, each once) and acme (the ACME directory issues it: the algorithm is acme_algorithm)."""
+    # Lenient on purpose: the preflight's asserts name a malformed site with its value, which they cannot where
+    # this filter, evaluated earlier for a task's condition, fails first.
     issued = []
     for site in sites:
-        if not site.get("server_names"):
-            raise AnsibleFilterError("issued_certificates: site %r has no server name" % site.get("name"))
-        names = _unique([subject_alt_name(name) for name in site["server_names"]]
+        server_names = [str(name) for name in site.get("server_names") or []]
+        names = _unique([subject_alt_name(name) for name in server_names]
                         + list(site.get("subject_alt_names") or []) + list(subject_alt_names))
         for algorithm in algorithms:
-            base = posixpath.join(certificates_dir, site["name"], algorithm)
+            base = posixpath.join(certificates_dir, str(site["name"]), algorithm)
             issued.append({"site": site["name"], "algorithm": algorithm, "certificate": base + ".crt",
-                           "private_key": base + ".key", "common_name": site["server_names"][0],
+                           "private_key": base + ".key", "common_name": server_names[0] if server_names else None,
                            "subject_alt_names": names, "acme": acme_algorithm is not None and algorithm == acme_algorithm})
     return issued
 

@@ -19,7 +19,12 @@ DEFAULT_LOCATIONS = [{"path": "/", "proxy": "backend"}]
 
 
 def _port(value, default):
-    return int(default if value is None else value)
+    """A port as a number; what is not one counts as 0, as Jinja's int does, so that the preflight (which runs after
+    this is first evaluated) is what names the bad value."""
+    try:
+        return int(default if value is None else value)
+    except (TypeError, ValueError):
+        return 0
 
 
 def nginx_sites(site_list, https_port, http_port):
