@@ -69,17 +69,48 @@ def probe_plan(servers, probe_from="controller", address=None, ports=None, quic_
         for kind, offer in (("pq", pq_offer), ("predicted", {"groups": ["X25519", "X25519MLKEM768"]}),
                             ("classical", classical_offer)):
             plan.append({"kind": kind, "item": endpoint, "side": target["side"], "probe": dict(where, **offer)})
-        if endpoint.get("site") in issued_sites and target["side"] == probe_from:
-            for offer in trust_offers:
-                plan.append({"kind": "trust", "item": [endpoint, offer], "side": target["side"], "probe": dict(
-                    where, engine="openssl", groups=["X25519MLKEM768", "X25519", "secp256r1"],
-                    signature_algorithms=offer["signature_algorithms"], ca_files=offer["ca_files"])})
+        plan += _trust_steps(endpoint, target, where, probe_from, trust_offers, issued_sites)
     for endpoint in servers.get("quic_endpoints", []):
         target = probe_target(endpoint, probe_from, address, quic_ports)
         where = {"host": target["host"], "port": target["port"], "server_name": endpoint.get("server_name") or None,
                  "transport": "quic"}
         for kind, offer in (("quic_pq", pq_offer), ("quic_classical", classical_offer)):
             plan.append({"kind": kind, "item": endpoint, "side": target["side"], "probe": dict(where, **offer)})
+    return plan
+
+
+def _trust_steps(endpoint, target, where, probe_from, trust_offers, issued_sites):
+    """For a pqc.edge-issued site's server, one handshake per trust offer, checking its certificate against the offer's
+    CA files; made only where the probe runs on the side the CA files are on."""
+    if endpoint.get("site") not in issued_sites or target["side"] != probe_from:
+        return []
+    return [{"kind": "trust", "item": [endpoint, offer], "side": target["side"], "probe": dict(
+        where, engine="openssl", groups=["X25519MLKEM768", "X25519", "secp256r1"],
+        signature_algorithms=offer["signature_algorithms"], ca_files=offer["ca_files"])} for offer in trust_offers]
+
+
+def report_plan(servers, hostname, fallback_port, probe_from="controller", address=None, ports=None, quic_ports=None,
+                trust_offers=(), issued_sites=()):
+    """Every probe pqc.edge.report makes, each server once per question: for each TLS server an enumeration (which
+    also answers what the default post-quantum offer negotiates) and a classical-only offer, the trust offers for a
+    pqc.edge-issued site's server; for each HTTP/3 server a post-quantum offer over QUIC. Where nginx's servers could
+    not be read (unreachable host, no nginx), the default TLS port at the host's name stands for them."""
+    servers = servers if isinstance(servers, dict) else {}
+    endpoints = servers.get("tls_endpoints") or [{"port": int(fallback_port), "address": None, "server_name": hostname,
+                                                  "site": None, "file": None, "line": None, "reason": None}]
+    plan = []
+    for endpoint in endpoints:
+        target = probe_target(endpoint, probe_from, address, ports)
+        where = {"host": target["host"], "port": target["port"], "server_name": endpoint.get("server_name") or None}
+        plan.append({"kind": "enumerate", "item": endpoint, "side": target["side"], "probe": dict(where, enumerate=True)})
+        plan.append({"kind": "classical", "item": endpoint, "side": target["side"],
+                     "probe": dict(where, groups=["X25519", "secp256r1"])})
+        plan += _trust_steps(endpoint, target, where, probe_from, trust_offers, issued_sites)
+    for endpoint in servers.get("quic_endpoints") or []:
+        target = probe_target(endpoint, probe_from, address, quic_ports)
+        plan.append({"kind": "quic_pq", "item": endpoint, "side": target["side"], "probe": {
+            "host": target["host"], "port": target["port"], "server_name": endpoint.get("server_name") or None,
+            "transport": "quic"}})
     return plan
 
 
@@ -103,15 +134,20 @@ def quic_retries(plan, answers_from_controller):
     return retries
 
 
-def probe_answers(plan, from_controller=None, from_host=None, quic_retried=None):
-    """The answers by kind (pq, predicted, classical, trust, quic_pq, quic_classical), each with the step's item and
-    side. An HTTP/3 answer the controller did not get but the host did is the host's, with blocked_from_controller
-    holding what the controller saw: a path that drops UDP, which clients survive over TCP."""
+def probe_answers(plan, from_controller=None, from_host=None, quic_retried=None, missing=None):
+    """The answers by kind (pq, predicted, classical, trust, quic_pq, quic_classical, and the report's enumerate),
+    each with the step's item and side. An HTTP/3 answer the controller did not get but the host did is the host's,
+    with blocked_from_controller holding what the controller saw: a path that drops UDP, which clients survive over
+    TCP. missing: why a side has no answers (the host was unreachable), making each a failed answer saying so;
+    without it, answers that are missing are an error."""
     sources = {"controller": iter(from_controller or []), "host": iter(from_host or [])}
     retried = iter(quic_retried or [])
-    by_kind = dict((kind, []) for kind in ("pq", "predicted", "classical", "trust", "quic_pq", "quic_classical"))
+    by_kind = dict((kind, []) for kind in ("pq", "predicted", "classical", "trust", "quic_pq", "quic_classical",
+                                           "enumerate"))
     for step in plan:
         answer = next(sources[step["side"]], None)
+        if answer is None and missing:
+            answer = {"failed": True, "msg": missing}
         if answer is None:
             raise AnsibleFilterError("probe_answers: fewer answers than probes from the %s" % step["side"])
         answer = dict(answer, item=step["item"], side=step["side"])
@@ -230,6 +266,6 @@ def probe_verdict(answers, inventory_hostname, probe_from="controller"):
 
 class FilterModule(object):
     def filters(self):
-        return {"probe_target": probe_target, "probe_plan": probe_plan, "probes_from": probes_from,
+        return {"probe_target": probe_target, "probe_plan": probe_plan, "report_plan": report_plan, "probes_from": probes_from,
                 "quic_retries": quic_retries, "probe_answers": probe_answers,
                 "probe_verdict": probe_verdict}

@@ -8,6 +8,7 @@ host said."""
 
 from __future__ import annotations
 
+import datetime
 import re
 
 # The marks that work inside a table cell (emphasis, code, links, the cell separator); & and < are made entities
@@ -40,6 +41,123 @@ def fleet_traffic(traffic):
     return fleet
 
 
+# What pqc.edge.tls_traffic returns beside its counts.
+TRAFFIC_NOT_COUNTS = ("changed", "failed", "invocation", "files")
+
+
+def _certificates(lines, now):
+    """{path: certificate} from the host read's `cert path|key algorithm|not after|issuer` lines."""
+    found = {}
+    for line in lines:
+        if not line.startswith("cert "):
+            continue
+        parts = line[5:].split("|")
+        parts += [""] * (4 - len(parts))
+        expiry = parts[2].strip()
+        try:
+            days_left = (datetime.datetime.strptime(expiry, "%b %d %H:%M:%S %Y GMT") - now).days if expiry else None
+        except ValueError:
+            days_left = None
+        found[parts[0]] = {"path": parts[0], "key_algorithm": parts[1], "not_after": expiry,
+                           "issuer": parts[3].strip() or None, "days_left": days_left}
+    return found
+
+
+def _named(endpoint):
+    return "%s:%s" % (endpoint.get("server_name") or "", endpoint.get("port"))
+
+
+def _version(text):
+    return tuple(int(part) for part in re.findall(r"[0-9]+", text or "")[:3])
+
+
+def _server_row(enum, classical, over_quic, server, certificates, trusted):
+    """One server's row: what each offer got, what it supports, its certificates, its verdict and why."""
+    endpoint = enum["item"]
+    probed = not enum.get("failed") and "negotiated_group" in enum
+    quic_hybrid = over_quic is None or over_quic.get("group_kind") == "hybrid"
+    hybrid = probed and enum.get("group_kind") == "hybrid" and quic_hybrid
+    if endpoint.get("reason"):
+        why = endpoint["reason"]
+    elif not probed:
+        why = enum.get("msg") or "no answer"
+    elif not quic_hybrid:
+        why = "over HTTP/3 (QUIC): %s for a post-quantum offer" % (
+            over_quic["msg"] if "msg" in over_quic else "negotiated %s" % (over_quic.get("negotiated_group") or "nothing"))
+    elif hybrid:
+        why = "pqc.edge site, policy at http level" if endpoint.get("site") else "inherits the http-level policy"
+    else:
+        why = "negotiated %s for a post-quantum offer" % (enum.get("negotiated_group") or "nothing")
+    return {
+        "server_name": endpoint.get("server_name"), "port": endpoint.get("port"),
+        "served_by": ("pqc.edge site %s" % endpoint["site"]) if endpoint.get("site")
+        else "operator" if endpoint.get("file") else "unknown",
+        "file": endpoint.get("file"), "line": endpoint.get("line"),
+        "pq_offer_group": enum.get("negotiated_group"), "pq_offer_quantum_safe": enum.get("quantum_safe", False),
+        "classical_offer_group": classical.get("negotiated_group"),
+        "http3_pq_offer_group": None if over_quic is None else over_quic.get("negotiated_group") or "no answer",
+        "supported_groups": enum.get("supported_groups", []), "server_preference": enum.get("server_preference"),
+        "pq_enforced": enum.get("pq_enforced"),
+        "certificates": [dict(certificates[path], trusted=trusted.get("%s:%s" % (_named(endpoint), certificates[path]["key_algorithm"])))
+                         for path in server.get("certificates", []) if path in certificates],
+        "verdict": ("hybrid" if hybrid else "classical") if probed else "unreachable",
+        "why": why,
+    }
+
+
+def report_row(answers, survey):
+    """One host's row of pqc.edge.report, from the answers (pqc.edge.probe_answers of a pqc.edge.report_plan) and what
+    the survey read (a dict): host, address (the one probed), reachable, lines (the host's `openssl version`,
+    `nginx -v` and `cert ...` lines), servers (pqc.edge.nginx_servers' result), os, crypto_provider (the inventory's
+    setting) and traffic (pqc.edge.tls_traffic's result). Each answer is matched to its server by the server's name
+    and port, not by position; the host's verdict is PQ-ready, partly PQ, classical only or unreachable."""
+    now = datetime.datetime.utcnow()
+    lines = survey.get("lines") or []
+    nginx_read = survey.get("servers") or {}
+    certificates = _certificates(lines, now)
+    by_file_line = dict(("%s:%s" % (server.get("file"), server.get("line")), server) for server in nginx_read.get("servers", []))
+    classical = dict((_named(answer["item"]), answer) for answer in answers.get("classical", []))
+    quic = dict((_named(answer["item"]), answer) for answer in answers.get("quic_pq", []))
+    trusted = dict(("%s:%s" % (_named(answer["item"][0]), answer.get("certificate_key_algorithm")), answer["certificate_verified"])
+                   for answer in answers.get("trust", []) if "certificate_verified" in answer)
+    servers = [_server_row(enum, classical.get(_named(enum["item"]), {}), quic.get(_named(enum["item"])),
+                           by_file_line.get("%s:%s" % (enum["item"].get("file"), enum["item"].get("line")), {}),
+                           certificates, trusted)
+               for enum in answers.get("enumerate", [])]
+    primary = ([server for server in servers if server["served_by"].startswith("pqc.edge site")] + servers + [{}])[0]
+    answering = [server for server in servers if server["verdict"] != "unreachable"]
+    hybrids = len([server for server in answering if server["verdict"] == "hybrid"])
+    if not answering:
+        verdict = "unreachable"
+    elif hybrids == len(answering) and all(server["classical_offer_group"] for server in answering):
+        verdict = "PQ-ready"
+    else:
+        verdict = "partly PQ" if hybrids else "classical only"
+    openssl = ([line.split(" ")[1] for line in lines if line.startswith("OpenSSL ") and " " in line] + [None])[0]
+    nginx = ([line[len("nginx version: nginx/"):] for line in lines if line.startswith("nginx version: nginx/")] + [None])[0]
+    provider = survey.get("crypto_provider") or "auto"
+    if provider == "auto":
+        provider = ("native" if _version(openssl) >= (3, 5, 0) else "oqsprovider") if openssl else None
+    curve = (nginx_read.get("http_policy") or {}).get("ssl_ecdh_curve")
+    traffic = survey.get("traffic") or {}
+    first = (answers.get("enumerate") or [{}])[0]
+    return {
+        "host": survey.get("host"), "address": "%s:%s" % (survey.get("address"), primary.get("port")),
+        "reachable": bool(survey.get("reachable")), "os": (survey.get("os") or "").strip() or None,
+        "openssl": openssl, "nginx": nginx or None, "crypto_provider": provider,
+        "configured_groups": curve.get("value") if curve else None,
+        "supported_groups": primary.get("supported_groups"), "server_preference": primary.get("server_preference"),
+        "pq_enforced": primary.get("pq_enforced"), "pq_offer_group": primary.get("pq_offer_group"),
+        "pq_offer_quantum_safe": primary.get("pq_offer_quantum_safe"),
+        "classical_offer_group": primary.get("classical_offer_group"), "certificates": primary.get("certificates"),
+        "servers": servers, "verdict": verdict,
+        "traffic": dict((key, value) for key, value in traffic.items() if key not in TRAFFIC_NOT_COUNTS)
+        if "tls_requests" in traffic else None,
+        "traffic_error": traffic.get("msg"),
+        "error": nginx_read.get("msg") if nginx_read.get("failed") else first.get("msg") if verdict == "unreachable" else None,
+    }
+
+
 class FilterModule(object):
     def filters(self):
-        return {"md_cell": md_cell, "fleet_traffic": fleet_traffic}
+        return {"md_cell": md_cell, "fleet_traffic": fleet_traffic, "report_row": report_row}

@@ -92,7 +92,7 @@ options:
         takes the value of the option of the same name above, or its default.
       - The answers come back in RV(probes), in the same order. A probe whose server cannot be reached is a failed
         answer there, not a failure of the task; an entry with bad options fails the task, naming the entry.
-      - Cannot be combined with O(host) or O(enumerate).
+      - Cannot be combined with O(host). O(enumerate) above is the default of each entry's own.
     type: list
     elements: dict
     suboptions:
@@ -130,6 +130,9 @@ options:
         description: As O(ca_files).
         type: list
         elements: path
+      enumerate:
+        description: As O(enumerate).
+        type: bool
 extends_documentation_fragment:
   - pqc.edge.read_only
 notes:
@@ -312,8 +315,8 @@ verify_error:
   sample: self-signed certificate in certificate chain
 probes:
   description:
-    - One answer per entry of O(probes), in order. Each holds what a single probe returns (the keys above but those
-      of O(enumerate)), with C(engine), C(host), C(port) and C(server_name) as probed, and C(failed).
+    - One answer per entry of O(probes), in order. Each holds what a single probe returns (those of O(enumerate) where
+      the entry enumerates), with C(engine), C(host), C(port) and C(server_name) as probed, and C(failed).
     - C(failed) is true when the server could not be probed (refused, timed out, no answer over QUIC); C(msg) says why
       and the other keys are absent.
   type: list
@@ -638,7 +641,7 @@ def probe_many(module, p):
         options.update((key, value) for key, value in entry.items() if value is not None)
         where = dict((key, options[key]) for key in ("host", "port", "server_name", "transport"))
         try:
-            answer = probe(module, options)
+            answer = probe(module, options, options["enumerate"])
             answer["failed"] = False
         except ProbeInputError as exc:
             module.fail_json(msg="probes[%d] (%s port %s): %s" % (index, options["host"], options["port"], exc))
@@ -659,7 +662,7 @@ def unreadable(p, exc):
 
 # The options of one server and client offer, which each entry of `probes` may set for itself.
 PROBE_OPTIONS = ("host", "port", "transport", "server_name", "groups", "key_shares", "signature_algorithms", "engine",
-                 "ca_files")
+                 "ca_files", "enumerate")
 
 
 def argument_spec():
@@ -694,8 +697,6 @@ def main():
     )
     p = module.params
     if p["probes"] is not None:
-        if p["enumerate"]:
-            module.fail_json(msg="enumerate=true probes one server: give host, not probes")
         module.exit_json(changed=False, probes=probe_many(module, p))
     try:
         result = probe(module, p, p["enumerate"])

@@ -1,0 +1,94 @@
+"""pqc.edge.report_plan and pqc.edge.report_row: each server probed once per question, each answer matched back to
+its server, and the host's verdict."""
+
+import datetime
+
+from ansible_collections.pqc.edge.plugins.filter.probes import probe_answers, probes_from, report_plan
+from ansible_collections.pqc.edge.plugins.filter.report import report_row
+
+SITE = {"address": None, "port": 8443, "server_name": "edge.example", "site": "default", "file": "/etc/nginx/a.conf",
+        "line": 3, "reason": None}
+LEGACY = {"address": None, "port": 9443, "server_name": "legacy.example", "site": None, "file": "/etc/nginx/b.conf",
+          "line": 1, "reason": "sets its own ssl_ecdh_curve without a hybrid group"}
+ADMIN = {"address": "127.0.0.1", "port": 8449, "server_name": "admin", "site": None, "file": "/etc/nginx/c.conf",
+         "line": 7, "reason": None}
+SERVERS = {"tls_endpoints": [SITE, LEGACY, ADMIN], "quic_endpoints": [SITE],
+           "servers": [{"file": "/etc/nginx/a.conf", "line": 3, "certificates": ["/tls/mldsa44.crt", "/tls/ecdsa.crt"]}],
+           "http_policy": {"ssl_ecdh_curve": {"value": "X25519MLKEM768:X25519"}}}
+TRUST = [{"kind": "ML-DSA", "signature_algorithms": ["mldsa44"], "ca_files": ["/ca/root.crt"]}]
+
+
+def plan():
+    return report_plan(SERVERS, "edge1", 8443, "controller", "203.0.113.5", {}, {}, TRUST, ["default"])
+
+
+def test_each_server_is_probed_once_per_question_from_its_side():
+    steps = plan()
+    assert [(s["kind"], s["item"]["port"] if s["kind"] != "trust" else "trust", s["side"]) for s in steps] == [
+        ("enumerate", 8443, "controller"), ("classical", 8443, "controller"), ("trust", "trust", "controller"),
+        ("enumerate", 9443, "controller"), ("classical", 9443, "controller"),
+        ("enumerate", 8449, "host"), ("classical", 8449, "host"), ("quic_pq", 8443, "controller")]
+    assert probes_from(steps, "controller")[0] == {"host": "203.0.113.5", "port": 8443, "server_name": "edge.example",
+                                                   "enumerate": True}
+    assert probes_from(steps, "host")[1]["groups"] == ["X25519", "secp256r1"]
+
+
+def test_without_nginxs_servers_the_default_port_stands_for_them():
+    steps = report_plan({"failed": True, "msg": "no nginx"}, "edge1", "8443", "controller", "203.0.113.5")
+    assert [(s["kind"], s["item"]["server_name"], s["probe"]["port"]) for s in steps] == [
+        ("enumerate", "edge1", 8443), ("classical", "edge1", 8443)]
+
+
+def answer(group, kind="hybrid", **extra):
+    return dict({"failed": False, "negotiated_group": group, "group_kind": kind, "quantum_safe": kind == "hybrid"}, **extra)
+
+
+def survey(**changes):
+    expiry = (datetime.datetime.utcnow() + datetime.timedelta(days=30, hours=1)).strftime("%b %d %H:%M:%S %Y GMT")
+    lines = ["OpenSSL 3.5.1 1 Jul 2025 (Library: OpenSSL 3.5.1 1 Jul 2025)", "nginx version: nginx/1.26.3",
+             "cert /tls/mldsa44.crt|ML-DSA-44|%s|CN=Fleet root" % expiry, "cert /tls/ecdsa.crt|id-ecPublicKey|%s|" % expiry]
+    return dict({"host": "edge1", "address": "203.0.113.5", "reachable": True, "lines": lines, "servers": SERVERS,
+                 "os": "Debian 13", "crypto_provider": "auto", "traffic": {"tls_requests": 4, "changed": False}}, **changes)
+
+
+def test_a_host_whose_servers_answer_is_judged_server_by_server():
+    controller = [answer("X25519MLKEM768", supported_groups=["X25519MLKEM768", "X25519"], server_preference=True),
+                  answer("X25519", "classical"),
+                  {"failed": False, "certificate_verified": True, "certificate_key_algorithm": "ML-DSA-44"},
+                  answer("X25519", "classical"), answer("X25519", "classical"),
+                  answer("X25519MLKEM768")]
+    host = [answer("X25519MLKEM768"), answer("secp256r1", "classical")]
+    answers = probe_answers(plan(), controller, host)
+    # The classical answers in another order than their servers: each still goes to its own server.
+    answers["classical"].reverse()
+    row = report_row(answers, survey())
+    site, legacy, admin = row["servers"]
+    assert (site["verdict"], site["why"], site["classical_offer_group"]) == ("hybrid", "pqc.edge site, policy at http level", "X25519")
+    assert site["http3_pq_offer_group"] == "X25519MLKEM768" and site["supported_groups"] == ["X25519MLKEM768", "X25519"]
+    assert [(c["key_algorithm"], c["trusted"], c["days_left"]) for c in site["certificates"]] == [
+        ("ML-DSA-44", True, 30), ("id-ecPublicKey", None, 30)]
+    assert site["certificates"][0]["issuer"] == "CN=Fleet root" and site["certificates"][1]["issuer"] is None
+    assert (legacy["verdict"], legacy["why"], legacy["served_by"]) == ("classical", LEGACY["reason"], "operator")
+    assert (admin["verdict"], admin["classical_offer_group"]) == ("hybrid", "secp256r1")
+    assert row["verdict"] == "partly PQ" and row["address"] == "203.0.113.5:8443"
+    assert (row["openssl"], row["nginx"], row["crypto_provider"]) == ("3.5.1", "1.26.3", "native")
+    assert row["configured_groups"] == "X25519MLKEM768:X25519" and row["traffic"] == {"tls_requests": 4}
+    assert row["error"] is None and row["pq_offer_group"] == "X25519MLKEM768"
+
+
+def test_an_unreachable_host_is_a_row_saying_why():
+    answers = probe_answers(plan(), [{"failed": True, "msg": "timed out"}] * 6, [], [], "the host could not be reached")
+    row = report_row(answers, survey(reachable=False, lines=[], servers={"unreachable": True}, traffic={}))
+    assert row["verdict"] == "unreachable" and row["error"] == "timed out" and row["reachable"] is False
+    assert row["servers"][2]["why"] == "the host could not be reached"
+    assert row["openssl"] is None and row["crypto_provider"] is None and row["traffic"] is None
+
+
+def test_a_server_classical_over_quic_is_not_counted_hybrid():
+    controller = [answer("X25519MLKEM768"), answer("X25519", "classical"), {"failed": False},
+                  answer("X25519MLKEM768"), answer("X25519", "classical"),
+                  answer("X25519", "classical")]
+    answers = probe_answers(plan(), controller, [answer("X25519MLKEM768"), answer("X25519", "classical")])
+    site = report_row(answers, survey(crypto_provider="oqsprovider"))["servers"][0]
+    assert site["verdict"] == "classical"
+    assert site["why"] == "over HTTP/3 (QUIC): negotiated X25519 for a post-quantum offer"
