@@ -49,7 +49,9 @@ def certificates_by_site(certificates):
     """{site name: [{algorithm, certificate, private_key}]} in the order given."""
     by_site = {}
     for certificate in certificates:
-        by_site.setdefault(certificate["site"], []).append(
+        # A malformed site name (a list) is a key as text: the nginx preflight names it with its value later.
+        site = certificate["site"] if isinstance(certificate["site"], (str, int)) else str(certificate["site"])
+        by_site.setdefault(site, []).append(
             dict((key, certificate[key]) for key in ("algorithm", "certificate", "private_key")))
     return by_site
 
@@ -57,8 +59,12 @@ def certificates_by_site(certificates):
 def sites_without_http(sites, http_port):
     """The names of the sites with no plain HTTP server (their http_port, or else the role's, is 0): they cannot
     answer an ACME HTTP-01 challenge."""
-    return [site["name"] for site in sites
-            if int(http_port if site.get("http_port") is None else site["http_port"]) == 0]
+    def port(site):
+        try:
+            return int(http_port if site.get("http_port") is None else site["http_port"])
+        except (TypeError, ValueError):
+            return None  # not a port: the nginx preflight names it
+    return [site["name"] for site in sites if port(site) == 0]
 
 
 def _inside(host, domain):

@@ -29,6 +29,13 @@ def test_provided_and_issued_certificates_are_grouped_by_site():
         "own": [{"algorithm": "rsa", "certificate": "/o.crt", "private_key": "/o.key"}]}
 
 
+def test_a_malformed_site_is_left_for_the_preflight_to_name():
+    """A site whose name is a list, or without server names, makes no filter fail: the nginx preflight names it."""
+    issued = certificates.issued_certificates([{"name": ["a", "list"]}], ["ecdsa"], "/tls")
+    assert issued[0]["common_name"] is None and issued[0]["certificate"] == "/tls/['a', 'list']/ecdsa.crt"
+    assert list(certificates.certificates_by_site(issued)) == ["['a', 'list']"]
+
+
 def test_sites_without_plain_http_cannot_answer_http_01():
     assert certificates.sites_without_http(SITES, 8080) == ["api"]
     assert certificates.sites_without_http(SITES, "0") == ["default", "api"]
