@@ -447,13 +447,15 @@ def main():
             nginx.reload(master, offset)
     except (ChangeError, Refused) as error:
         failed = changes.undo()
+        after = ""
         if action == "restarted" and isinstance(error, Refused) and nginx.master() == 0:
-            nginx.systemctl("start", module.params["service"])
+            rc, dummy, err = nginx.systemctl("start", module.params["service"])
+            after = "; nginx was started again on them" if rc == 0 else (
+                "; starting nginx again on them failed too: %s" % " ".join(err.split()))
         module.fail_json(
-            msg="The new nginx configuration was refused and the previous files were put back%s, %s" % (
+            msg="The new nginx configuration was refused and the previous files were put back%s, %s%s" % (
                 " (except %s)" % ", ".join(failed) if failed else "",
-                error if isinstance(error, Refused) else "nothing was reloaded: %s" % error)
-            + ("; nginx was started again on them" if action == "restarted" and isinstance(error, Refused) else ""),
+                error if isinstance(error, Refused) else "nothing was reloaded: %s" % error, after),
             changed_paths=failed, kept=kept, action="none")
     changes.commit()
     module.exit_json(changed=True, action=action, **result)

@@ -55,6 +55,12 @@ case "$1 $3" in
        reload) if [ -f "$state/refuse" ]; then
                  echo "2026/12/05 10:00:00 [emerg] 12#12: bind() to 127.0.0.1:9446 failed (98: Address already in use)" >> "$state/error.log"
                else kill -HUP "$(cat "$state/pid")"; fi ;;
+       restart) echo "$@" >> "$state/calls"
+                if [ -f "$state/refuse" ]; then
+                  kill -9 "$(cat "$state/pid")"; rm -f "$state/pid"
+                  echo "2026/12/05 10:00:00 [emerg] 12#12: bind() to 127.0.0.1:9446 failed (98: Address already in use)" >> "$state/error.log"
+                  exit 1
+                fi ;;
        *) echo "$@" >> "$state/calls" ;;
      esac ;;
 esac
@@ -74,15 +80,19 @@ def edge(tmp_path, monkeypatch):
     os.chmod(bin_dir / "systemctl", 0o755)
     monkeypatch.setenv("PATH", "%s:%s" % (bin_dir, os.environ["PATH"]))
     yield conf, state, bin_dir
-    if (state / "pid").exists():
-        master = int((state / "pid").read_text())
-        os.killpg(master, signal.SIGKILL)
+    # The master's process group, with its workers, even where a failed restart killed the master itself.
+    if (state / "group").exists():
+        try:
+            os.killpg(int((state / "group").read_text()), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def start_master(state, binary):
     """The stand-in nginx as a master, in a process group of its own, with its first worker."""
     master = subprocess.Popen([str(binary)], start_new_session=True)
     (state / "pid").write_text("%d\n" % master.pid)
+    (state / "group").write_text("%d\n" % master.pid)
     deadline = time.time() + 5
     while not nginx_config.workers(master.pid) and time.time() < deadline:
         time.sleep(0.05)
@@ -204,6 +214,24 @@ def test_a_master_running_a_replaced_binary_is_restarted_even_without_a_new_file
     result = run_module(nginx_config.main, args(conf, state, bin_dir, files))
     assert result["changed"] is True and result["action"] == "restarted" and result["changed_paths"] == []
     assert (state / "calls").read_text() == "restart nginx\n"
+
+
+def test_a_restart_that_fails_puts_every_path_back_and_starts_nginx_on_them(edge):
+    conf, state, bin_dir = edge
+    seeded(conf)
+    start_master(state, bin_dir / "nginx")
+    os.rename(str(bin_dir / "nginx"), str(bin_dir / "nginx.old"))
+    shutil.copy2(str(bin_dir / "nginx.old"), str(bin_dir / "nginx"))
+    (state / "refuse").write_text("")
+    before = tree(conf)
+    with pytest.raises(ModuleFail) as failed:
+        run_module(nginx_config.main, args(conf, state, bin_dir, [("sites-available/pqc-edge-a.conf", "server {}\n")],
+                                           ["pqc-edge-a.conf"]))
+    message = failed.value.result["msg"]
+    assert ("the previous files were put back, its restart failed: bind() to 127.0.0.1:9446 failed "
+            "(98: Address already in use); nginx was started again on them") in message, message
+    assert (state / "calls").read_text() == "restart nginx\nstart nginx\n"
+    assert tree(conf) == before
 
 
 @pytest.mark.parametrize("line, message", [
