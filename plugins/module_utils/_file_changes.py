@@ -30,6 +30,19 @@ def read_bytes(path):
         return handle.read()
 
 
+# Larger files than this are shown in --diff as changed, without their text.
+DIFF_LIMIT = 64 * 1024
+
+
+def text_diff(path, before, after):
+    """A --diff entry for path from its bytes before and after (None: not there)."""
+    if before is not None and len(before) > DIFF_LIMIT or after is not None and len(after) > DIFF_LIMIT:
+        return dict(before_header=path, after_header=path, before="(large file)\n", after="(large file, changed)\n")
+    return dict(before_header=path, after_header=path,
+                before="" if before is None else before.decode("utf-8", "replace"),
+                after="" if after is None else after.decode("utf-8", "replace"))
+
+
 def _hidden(path, suffix):
     return os.path.join(os.path.dirname(path), ".%s.%s.%s" % (os.path.basename(path), os.urandom(4).hex(), suffix))
 

@@ -180,10 +180,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 
 from ansible_collections.pqc.edge.plugins.module_utils import _seal
-from ansible_collections.pqc.edge.plugins.module_utils._file_changes import ChangeError, FileChanges, read_bytes
+from ansible_collections.pqc.edge.plugins.module_utils._file_changes import ChangeError, FileChanges, read_bytes, text_diff
 
-# Larger files than this are shown in --diff as changed, without their text.
-DIFF_LIMIT = 64 * 1024
 EMERG = re.compile(r"\[emerg\] (?:[0-9]+#[0-9]+: )?(.*)$")
 
 
@@ -249,14 +247,6 @@ def log_since(path, offset):
         return ""
 
 
-def text_diff(path, before, after):
-    if before is not None and len(before) > DIFF_LIMIT or after is not None and len(after) > DIFF_LIMIT:
-        return dict(before_header=path, after_header=path, before="(large file)\n", after="(large file, changed)\n")
-    return dict(before_header=path, after_header=path,
-                before="" if before is None else before.decode("utf-8", "replace"),
-                after="" if after is None else after.decode("utf-8", "replace"))
-
-
 def owner_ids(module, entry):
     try:
         uid = pwd.getpwnam(entry["owner"]).pw_uid
@@ -268,8 +258,9 @@ def owner_ids(module, entry):
     return uid, gid, int(entry["mode"], 8)
 
 
-def file_differs(path, data, uid, gid, mode):
-    if read_bytes(path) != data:
+def file_differs(path, before, data, uid, gid, mode):
+    """True unless path is a regular file with these bytes (before, as read), owner, group and mode."""
+    if before is None or before != data:
         return True
     info = os.stat(path)
     return (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) != (uid, gid, mode)
@@ -296,9 +287,10 @@ def plan(module):
         data = to_bytes(entry["content"], errors="surrogate_or_strict")
         if os.path.isdir(entry["path"]) and not os.path.islink(entry["path"]):
             module.fail_json(msg="%s: is a directory" % entry["path"])
-        if file_differs(entry["path"], data, uid, gid, mode) if os.path.isfile(entry["path"]) else True:
+        before = read_bytes(entry["path"])
+        if file_differs(entry["path"], before, data, uid, gid, mode):
             files.append((entry["path"], data, uid, gid, mode))
-            diffs.append(text_diff(entry["path"], read_bytes(entry["path"]), data))
+            diffs.append(text_diff(entry["path"], before, data))
     links = []
     for entry in params["links"]:
         path, target = entry["path"], entry["target"]

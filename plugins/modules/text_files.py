@@ -135,10 +135,7 @@ import re
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 
-from ansible_collections.pqc.edge.plugins.module_utils._file_changes import ChangeError, FileChanges, read_bytes
-
-# Larger files than this are shown in --diff as changed, without their text.
-DIFF_LIMIT = 64 * 1024
+from ansible_collections.pqc.edge.plugins.module_utils._file_changes import ChangeError, FileChanges, read_bytes, text_diff
 
 
 def write_all(module, pending, backups, changed_paths):
@@ -176,13 +173,6 @@ def write_all(module, pending, backups, changed_paths):
         for path in list(backups):
             if path not in changed_paths:
                 os.unlink(backups.pop(path))
-
-
-def text_diff(path, before, after):
-    if before is not None and len(before) > DIFF_LIMIT or len(after) > DIFF_LIMIT:
-        return dict(before_header=path, after_header=path, before="(large file)\n", after="(large file, changed)\n")
-    return dict(before_header=path, after_header=path,
-                before="" if before is None else before.decode("utf-8", "replace"), after=after.decode("utf-8"))
 
 
 def check_input(module, directories, files):

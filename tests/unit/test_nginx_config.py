@@ -99,6 +99,12 @@ def start_master(state, binary):
     return master.pid
 
 
+def install_new_build(bin_dir):
+    """A new build installed as nginx's make install does it: the old binary moved aside, the new one copied in."""
+    os.rename(str(bin_dir / "nginx"), str(bin_dir / "nginx.old"))
+    shutil.copy2(str(bin_dir / "nginx.old"), str(bin_dir / "nginx"))
+
+
 def args(conf, state, bin_dir, files, links=(), **extra):
     return dict(dict(
         binary=str(bin_dir / "nginx"), service="nginx", error_log=str(state / "error.log"),
@@ -207,9 +213,7 @@ def test_a_master_running_a_replaced_binary_is_restarted_even_without_a_new_file
     master = start_master(state, bin_dir / "nginx")
     files = [("nginx.conf", "events {}\n")]
     assert run_module(nginx_config.main, args(conf, state, bin_dir, files))["action"] == "none"
-    # A new build is installed as make install does it: the old binary moved aside, the new one copied in.
-    os.rename(str(bin_dir / "nginx"), str(bin_dir / "nginx.old"))
-    shutil.copy2(str(bin_dir / "nginx.old"), str(bin_dir / "nginx"))
+    install_new_build(bin_dir)
     assert nginx_config.runs_replaced_binary(master, str(bin_dir / "nginx"))
     result = run_module(nginx_config.main, args(conf, state, bin_dir, files))
     assert result["changed"] is True and result["action"] == "restarted" and result["changed_paths"] == []
@@ -220,8 +224,7 @@ def test_a_restart_that_fails_puts_every_path_back_and_starts_nginx_on_them(edge
     conf, state, bin_dir = edge
     seeded(conf)
     start_master(state, bin_dir / "nginx")
-    os.rename(str(bin_dir / "nginx"), str(bin_dir / "nginx.old"))
-    shutil.copy2(str(bin_dir / "nginx.old"), str(bin_dir / "nginx"))
+    install_new_build(bin_dir)
     (state / "refuse").write_text("")
     before = tree(conf)
     with pytest.raises(ModuleFail) as failed:
