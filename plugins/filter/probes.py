@@ -50,13 +50,62 @@ def probe_target(endpoint, probe_from="controller", address=None, port_map=None)
     return {"side": "host", "host": listen, "port": port}
 
 
-def probe_plan(servers, probe_from="controller", address=None, ports=None, quic_ports=None, trust_offers=(),
-               issued_sites=()):
+PQ_SIGNATURES = ["mldsa44", "mldsa65", "mldsa87"]
+CLASSICAL_SIGNATURES = ["ecdsa_secp256r1_sha256", "ecdsa_secp384r1_sha384", "rsa_pss_rsae_sha256", "rsa_pss_rsae_sha384",
+                        "rsa_pkcs1_sha256"]
+# Where Debian keeps the system's trusted roots (Let's Encrypt's among them).
+SYSTEM_TRUST = "/etc/ssl/certs/ca-certificates.crt"
+
+
+def _port_map(ports, option):
+    """{server port: port to probe} with both sides as integers; a value that is not a port is named."""
+    try:
+        return dict((int(port), int(mapped)) for port, mapped in (ports or {}).items())
+    except (AttributeError, TypeError, ValueError):
+        raise AnsibleFilterError("%s must map ports to ports, not %r" % (option, ports))
+
+
+def probe_settings(certificates, inventory_address, given=None):
+    """How one host is probed, from the certificates role's fact (pqc_edge_certificates), the address the inventory
+    gives the host, and what the inventory sets of pqc_edge_probe_* (given: from, address, ports, quic_ports, ca_files,
+    acme_ca_files; None or missing for unset). Returns from, address, ports, quic_ports, trust_offers (each offer's kind,
+    signature_algorithms and ca_files; offers without CA files are left out) and issued_sites.
+
+    Trust: ca_files gives the CA files of both offers. With the fleet CA they default to its roots on the probing side,
+    the ML-DSA root alone for the ML-DSA certificate and the classical root alone for the classical one; with an ACME
+    directory the classical certificates chain to acme_ca_files, by default the probing side's system trust store.
+    Self-signed certificates are verified against nothing."""
+    given = dict((key, value) for key, value in (given or {}).items() if value is not None)
+    certificates = certificates or {}
+    probe_from = given.get("from", "controller")
+    if probe_from not in ("controller", "host"):
+        raise AnsibleFilterError("pqc_edge_probe_from must be controller or host, not %r" % (probe_from,))
+    address = given.get("address", inventory_address if probe_from == "controller" else "127.0.0.1")
+    ports = _port_map(given.get("ports"), "pqc_edge_probe_ports")
+    quic_ports = _port_map(given.get("quic_ports", given.get("ports")), "pqc_edge_probe_quic_ports")
+    if "ca_files" in given:
+        pq_files = classical_files = list(given["ca_files"])
+    else:
+        fleet = certificates.get("authority") == "fleet_ca"
+        roots = fleet and "%s/" % certificates["fleet_roots_dir"][probe_from]
+        pq_files = [roots + certificates["fleet_root_files"]["pq"]] if fleet else []
+        if certificates.get("acme"):
+            classical_files = list(given.get("acme_ca_files", [SYSTEM_TRUST]))
+        else:
+            classical_files = [roots + certificates["fleet_root_files"]["classical"]] if fleet else []
+    offers = [{"kind": "ML-DSA", "signature_algorithms": PQ_SIGNATURES, "ca_files": pq_files},
+              {"kind": "classical", "signature_algorithms": CLASSICAL_SIGNATURES, "ca_files": classical_files}]
+    return {"from": probe_from, "address": address, "ports": ports, "quic_ports": quic_ports,
+            "trust_offers": [offer for offer in offers if offer["ca_files"]],
+            "issued_sites": list(certificates.get("issued_sites") or [])}
+
+
+def probe_plan(servers, settings):
     """Every probe verify_edge.yml makes, in order: for each TLS server a post-quantum offer, a client that supports
     the hybrid but sent only an X25519 key share, and a classical-only offer, and for each pqc.edge-issued site's server
     the trust offers (made only where the probe runs on the side the CA files are on); for each HTTP/3 server a
     post-quantum and a classical offer over QUIC. Each step: kind, item (the endpoint, or [endpoint, offer] for trust),
-    side, and probe (tls_probe's options)."""
+    side, and probe (tls_probe's options). settings: pqc.edge.probe_settings' result."""
     if not isinstance(servers, dict):
         raise AnsibleFilterError("probe_plan expects the result of pqc.edge.nginx_servers")
     pq_offer = {"groups": ["X25519MLKEM768", "SecP256r1MLKEM768", "X25519", "secp256r1"],
@@ -64,14 +113,14 @@ def probe_plan(servers, probe_from="controller", address=None, ports=None, quic_
     classical_offer = {"groups": ["X25519", "secp256r1"]}
     plan = []
     for endpoint in servers.get("tls_endpoints", []):
-        target = probe_target(endpoint, probe_from, address, ports)
+        target = probe_target(endpoint, settings["from"], settings["address"], settings["ports"])
         where = {"host": target["host"], "port": target["port"], "server_name": endpoint.get("server_name") or None}
         for kind, offer in (("pq", pq_offer), ("predicted", {"groups": ["X25519", "X25519MLKEM768"]}),
                             ("classical", classical_offer)):
             plan.append({"kind": kind, "item": endpoint, "side": target["side"], "probe": dict(where, **offer)})
-        plan += _trust_steps(endpoint, target, where, probe_from, trust_offers, issued_sites)
+        plan += _trust_steps(endpoint, target, where, settings)
     for endpoint in servers.get("quic_endpoints", []):
-        target = probe_target(endpoint, probe_from, address, quic_ports)
+        target = probe_target(endpoint, settings["from"], settings["address"], settings["quic_ports"])
         where = {"host": target["host"], "port": target["port"], "server_name": endpoint.get("server_name") or None,
                  "transport": "quic"}
         for kind, offer in (("quic_pq", pq_offer), ("quic_classical", classical_offer)):
@@ -79,35 +128,35 @@ def probe_plan(servers, probe_from="controller", address=None, ports=None, quic_
     return plan
 
 
-def _trust_steps(endpoint, target, where, probe_from, trust_offers, issued_sites):
+def _trust_steps(endpoint, target, where, settings):
     """For a pqc.edge-issued site's server, one handshake per trust offer, checking its certificate against the offer's
     CA files; made only where the probe runs on the side the CA files are on."""
-    if endpoint.get("site") not in issued_sites or target["side"] != probe_from:
+    if endpoint.get("site") not in settings["issued_sites"] or target["side"] != settings["from"]:
         return []
     return [{"kind": "trust", "item": [endpoint, offer], "side": target["side"], "probe": dict(
         where, engine="openssl", groups=["X25519MLKEM768", "X25519", "secp256r1"],
-        signature_algorithms=offer["signature_algorithms"], ca_files=offer["ca_files"])} for offer in trust_offers]
+        signature_algorithms=offer["signature_algorithms"], ca_files=offer["ca_files"])} for offer in settings["trust_offers"]]
 
 
-def report_plan(servers, hostname, fallback_port, probe_from="controller", address=None, ports=None, quic_ports=None,
-                trust_offers=(), issued_sites=()):
+def report_plan(servers, hostname, fallback_port, settings):
     """Every probe pqc.edge.report makes, each server once per question: for each TLS server an enumeration (which
     also answers what the default post-quantum offer negotiates) and a classical-only offer, the trust offers for a
     pqc.edge-issued site's server; for each HTTP/3 server a post-quantum offer over QUIC. Where nginx's servers could
-    not be read (unreachable host, no nginx), the default TLS port at the host's name stands for them."""
+    not be read (unreachable host, no nginx), the default TLS port at the host's name stands for them. settings:
+    pqc.edge.probe_settings' result."""
     servers = servers if isinstance(servers, dict) else {}
     endpoints = servers.get("tls_endpoints") or [{"port": int(fallback_port), "address": None, "server_name": hostname,
                                                   "site": None, "file": None, "line": None, "reason": None}]
     plan = []
     for endpoint in endpoints:
-        target = probe_target(endpoint, probe_from, address, ports)
+        target = probe_target(endpoint, settings["from"], settings["address"], settings["ports"])
         where = {"host": target["host"], "port": target["port"], "server_name": endpoint.get("server_name") or None}
         plan.append({"kind": "enumerate", "item": endpoint, "side": target["side"], "probe": dict(where, enumerate=True)})
         plan.append({"kind": "classical", "item": endpoint, "side": target["side"],
                      "probe": dict(where, groups=["X25519", "secp256r1"])})
-        plan += _trust_steps(endpoint, target, where, probe_from, trust_offers, issued_sites)
+        plan += _trust_steps(endpoint, target, where, settings)
     for endpoint in servers.get("quic_endpoints") or []:
-        target = probe_target(endpoint, probe_from, address, quic_ports)
+        target = probe_target(endpoint, settings["from"], settings["address"], settings["quic_ports"])
         plan.append({"kind": "quic_pq", "item": endpoint, "side": target["side"], "probe": {
             "host": target["host"], "port": target["port"], "server_name": endpoint.get("server_name") or None,
             "transport": "quic"}})
@@ -266,6 +315,6 @@ def probe_verdict(answers, inventory_hostname, probe_from="controller"):
 
 class FilterModule(object):
     def filters(self):
-        return {"probe_target": probe_target, "probe_plan": probe_plan, "report_plan": report_plan, "probes_from": probes_from,
+        return {"probe_target": probe_target, "probe_settings": probe_settings, "probe_plan": probe_plan, "report_plan": report_plan, "probes_from": probes_from,
                 "quic_retries": quic_retries, "probe_answers": probe_answers,
                 "probe_verdict": probe_verdict}

@@ -4,7 +4,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.pqc.edge.plugins.filter.probes import (
-    probe_answers, probe_plan, probe_target, probe_verdict, probes_from, quic_retries)
+    probe_answers, probe_plan, probe_settings, probe_target, probe_verdict, probes_from, quic_retries)
 
 
 def endpoint(address=None, port=8443, site="default", name="edge1.example.org"):
@@ -43,12 +43,54 @@ def test_probing_from_the_host_keeps_the_port_map_and_the_listen_address():
 
 
 TRUST = [{"kind": "ML-DSA", "signature_algorithms": ["mldsa44"], "ca_files": ["/c/root.crt"]}]
+SETTINGS = {"from": "controller", "address": "203.0.113.5", "ports": {8443: 18443}, "quic_ports": {8443: 18443},
+            "trust_offers": TRUST, "issued_sites": ["default"]}
+FLEET = {"authority": "fleet_ca", "acme": False, "issued_sites": ["default"],
+         "fleet_roots_dir": {"controller": "/srv/ca", "host": "/etc/pqc-edge/tls/fleet-ca"},
+         "fleet_root_files": {"pq": "ML-DSA-65-root.crt", "classical": "EC-root.crt"}}
+SELF_SIGNED = dict(FLEET, authority="self_signed")
+
+
+def test_settings_default_to_the_controller_at_the_inventory_address_with_the_fleet_roots_on_the_controller():
+    settings = probe_settings(FLEET, "edge1.example.org", {"from": None, "address": None, "ports": None})
+    assert (settings["from"], settings["address"], settings["ports"], settings["quic_ports"]) == (
+        "controller", "edge1.example.org", {}, {})
+    assert [(offer["kind"], offer["ca_files"]) for offer in settings["trust_offers"]] == [
+        ("ML-DSA", ["/srv/ca/ML-DSA-65-root.crt"]), ("classical", ["/srv/ca/EC-root.crt"])]
+    assert settings["issued_sites"] == ["default"]
+
+
+def test_settings_from_the_host_use_its_loopback_and_its_copy_of_the_roots():
+    settings = probe_settings(FLEET, "edge1.example.org", {"from": "host"})
+    assert settings["address"] == "127.0.0.1"
+    assert settings["trust_offers"][0]["ca_files"] == ["/etc/pqc-edge/tls/fleet-ca/ML-DSA-65-root.crt"]
+
+
+def test_settings_map_ports_as_numbers_and_quic_follows_tcp_unless_told():
+    assert probe_settings(FLEET, "a", {"ports": {"8443": "18443"}})["quic_ports"] == {8443: 18443}
+    assert probe_settings(FLEET, "a", {"ports": {"8443": "18443"}, "quic_ports": {8443: 28443}})["quic_ports"] == {8443: 28443}
+    with pytest.raises(AnsibleFilterError, match="pqc_edge_probe_ports must map ports to ports, not {'8443': 'x'}"):
+        probe_settings(FLEET, "a", {"ports": {"8443": "x"}})
+    with pytest.raises(AnsibleFilterError, match="controller or host, not 'elsewhere'"):
+        probe_settings(FLEET, "a", {"from": "elsewhere"})
+
+
+def test_settings_trust_acme_certificates_to_the_system_store_and_verify_self_signed_ones_against_nothing():
+    acme = probe_settings(dict(FLEET, acme=True), "a")
+    assert [offer["ca_files"] for offer in acme["trust_offers"]] == [
+        ["/srv/ca/ML-DSA-65-root.crt"], ["/etc/ssl/certs/ca-certificates.crt"]]
+    assert probe_settings(dict(SELF_SIGNED, acme=True), "a", {"acme_ca_files": ["/p/pebble.pem"]})["trust_offers"] == [
+        {"kind": "classical", "signature_algorithms": probe_settings(FLEET, "a")["trust_offers"][1]["signature_algorithms"],
+         "ca_files": ["/p/pebble.pem"]}]
+    assert probe_settings(SELF_SIGNED, "a")["trust_offers"] == []
+    given = probe_settings(SELF_SIGNED, "a", {"ca_files": ["/mine.pem"]})
+    assert [offer["ca_files"] for offer in given["trust_offers"]] == [["/mine.pem"], ["/mine.pem"]]
 
 
 def plan():
     servers = {"tls_endpoints": [endpoint(None), endpoint("127.0.0.1", 8449, site=None, name="admin")],
                "quic_endpoints": [endpoint(None)]}
-    return probe_plan(servers, "controller", "203.0.113.5", {8443: 18443}, {8443: 18443}, TRUST, ["default"])
+    return probe_plan(servers, SETTINGS)
 
 
 def test_the_plan_sends_each_step_to_its_side():

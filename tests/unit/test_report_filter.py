@@ -19,7 +19,8 @@ TRUST = [{"kind": "ML-DSA", "signature_algorithms": ["mldsa44"], "ca_files": ["/
 
 
 def plan():
-    return report_plan(SERVERS, "edge1", 8443, "controller", "203.0.113.5", {}, {}, TRUST, ["default"])
+    return report_plan(SERVERS, "edge1", 8443, {"from": "controller", "address": "203.0.113.5", "ports": {},
+                                                 "quic_ports": {}, "trust_offers": TRUST, "issued_sites": ["default"]})
 
 
 def test_each_server_is_probed_once_per_question_from_its_side():
@@ -34,7 +35,8 @@ def test_each_server_is_probed_once_per_question_from_its_side():
 
 
 def test_without_nginxs_servers_the_default_port_stands_for_them():
-    steps = report_plan({"failed": True, "msg": "no nginx"}, "edge1", "8443", "controller", "203.0.113.5")
+    steps = report_plan({"failed": True, "msg": "no nginx"}, "edge1", "8443", {
+        "from": "controller", "address": "203.0.113.5", "ports": {}, "quic_ports": {}, "trust_offers": [], "issued_sites": []})
     assert [(s["kind"], s["item"]["server_name"], s["probe"]["port"]) for s in steps] == [
         ("enumerate", "edge1", 8443), ("classical", "edge1", 8443)]
 

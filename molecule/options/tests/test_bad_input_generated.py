@@ -143,8 +143,8 @@ def harness(all_cases, results_path):
                 for r in PREFLIGHTS[role]]
 
     record = "{{ __cases + [%s] }}"
-    # pqc.edge.common turns pqc_edge_sites into the fact pqc_edge_site_list when a run first includes it; a case of
-    # pqc_edge_sites sets that fact as such a run would, and the default sites come back after it.
+    # pqc.edge.common records pqc_edge_sites as a fact when a run first includes it, which outranks the case's vars; a
+    # case of pqc_edge_sites sets that fact as such a run would, and the default sites come back after it.
     default_sites = yaml.safe_load((ROOT / "roles" / "common" / "defaults" / "main.yml").read_text())["pqc_edge_sites"]
     tasks = [{"name": "Start the record", "ansible.builtin.set_fact": {"__cases": []}},
              {"name": "Baseline: every preflight passes with the defaults", "vars": BASELINE,
@@ -157,13 +157,13 @@ def harness(all_cases, results_path):
         tasks.append({
             "name": "Case %d: %s = %s (%s)" % (case["id"], case["option"], json.dumps(case["value"])[:60], case["what"]),
             "vars": dict(BASELINE, **{case["option"]: case["value"]}),
-            "block": ([{"name": "Take the sites as common does", "ansible.builtin.set_fact": {"pqc_edge_site_list": case["value"]}}]
+            "block": ([{"name": "Take the sites as common does", "ansible.builtin.set_fact": {"pqc_edge_sites": case["value"]}}]
                       if case["option"] == "pqc_edge_sites" else [])
             + preflights(case["role"])
             + [{"name": "Record that the value slipped through",
                 "ansible.builtin.set_fact": {"__cases": record % ("{'id': %d, 'failed': false}" % case["id"])}}],
             "rescue": [{"name": "Record the failure", "ansible.builtin.set_fact": {"__cases": record % failed}}],
-            "always": [{"name": "Put back the default sites", "ansible.builtin.set_fact": {"pqc_edge_site_list": default_sites}}]
+            "always": [{"name": "Put back the default sites", "ansible.builtin.set_fact": {"pqc_edge_sites": default_sites}}]
             if case["option"] == "pqc_edge_sites" else [],
         })
     tasks.append({"name": "Write the record on the controller", "delegate_to": "localhost", "become": False,
