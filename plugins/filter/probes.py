@@ -315,6 +315,6 @@ def probe_verdict(answers, inventory_hostname, probe_from="controller"):
 
 class FilterModule(object):
     def filters(self):
-        return {"probe_target": probe_target, "probe_settings": probe_settings, "probe_plan": probe_plan, "report_plan": report_plan, "probes_from": probes_from,
-                "quic_retries": quic_retries, "probe_answers": probe_answers,
+        return {"probe_target": probe_target, "probe_settings": probe_settings, "probe_plan": probe_plan,
+                "report_plan": report_plan, "probes_from": probes_from, "quic_retries": quic_retries, "probe_answers": probe_answers,
                 "probe_verdict": probe_verdict}

@@ -19,8 +19,9 @@ TRUST = [{"kind": "ML-DSA", "signature_algorithms": ["mldsa44"], "ca_files": ["/
 
 
 def plan():
-    return report_plan(SERVERS, "edge1", 8443, {"from": "controller", "address": "203.0.113.5", "ports": {},
-                                                 "quic_ports": {}, "trust_offers": TRUST, "issued_sites": ["default"]})
+    settings = {"from": "controller", "address": "203.0.113.5", "ports": {}, "quic_ports": {}, "trust_offers": TRUST,
+                "issued_sites": ["default"]}
+    return report_plan(SERVERS, "edge1", 8443, settings)
 
 
 def test_each_server_is_probed_once_per_question_from_its_side():
