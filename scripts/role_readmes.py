@@ -16,7 +16,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 # A short example of each role in a play; the variables are some of the role's own.
 EXAMPLES = {
     "backend": {"backend_workers": 2},
-    "certificates": {"certificates_classical_algorithm": "ecdsa", "certificates_valid_days": 90,
+    "certificates": {"certificates_classical_algorithm": "rsa", "certificates_valid_days": 90,
                      "certificates_renew_days": 30},
     "liboqs": {"liboqs_source_archive": "/srv/archives/liboqs-0.15.0.tar.gz"},
     "nginx": {"nginx_group_policy": "enforce", "nginx_groups": ["X25519MLKEM768", "SecP256r1MLKEM768", "X25519", "secp256r1"]},

@@ -23,7 +23,7 @@ api_group() {  # label, curl command (run where given)
 printf '%-54s %-20s %-22s %s\n' "client offer" "group" "certificate signature" "quantum safe"
 probe "OpenSSL 3.5: X25519MLKEM768 only" "-groups X25519MLKEM768"
 probe "OpenSSL 3.5: X25519 key share, hybrid also offered" "-groups X25519:X25519MLKEM768"
-probe "OpenSSL 3.5: classical only (X25519, RSA-PSS)" "-groups X25519 -sigalgs rsa_pss_rsae_sha256"
+probe "OpenSSL 3.5: classical only (X25519, ECDSA)" "-groups X25519 -sigalgs ecdsa_secp256r1_sha256"
 probe "OpenSSL 3.5: TLS 1.2 only" "-tls1_2"
 api_group "curl in the host (Debian 13 defaults)" docker exec "$name" curl -sk "https://127.0.0.1:$port/api/tls"
 api_group "curl in the host over HTTP/3 (QUIC, UDP $port)" docker exec "$name" curl -sk --http3-only "https://127.0.0.1:$port/api/tls"

@@ -83,7 +83,7 @@ def test_classical_client_with_only_the_acme_root_verifies_the_acme_certificate(
                        "-groups X25519 -sigalgs rsa_pss_rsae_sha256:ecdsa_secp256r1_sha256").stdout
         assert "Verification: OK" in out, out
         assert "Peer Temp Key: X25519," in out, out
-        issuer = edge.run("openssl x509 -in %s/default/rsa.crt -noout -issuer" % TLS_DIR).stdout
+        issuer = edge.run("openssl x509 -in %s/default/ecdsa.crt -noout -issuer" % TLS_DIR).stdout
         assert "Pebble Intermediate CA" in issuer, issuer
 
 
@@ -127,8 +127,8 @@ def test_no_ca_private_key_outside_the_ca_host():
     searched = ["/etc", "/root", "/tmp", "/var", "/opt", "/srv", "/home", "/usr/local"]
     for name in EDGES:
         keys = public_keys_of_private_keys(node(name), searched)
-        # The edge's own ML-DSA and RSA keys and its ACME account key.
-        assert sorted(keys) == ["/etc/pqc-edge/acme/account.key", TLS_DIR + "/default/mldsa44.key", TLS_DIR + "/default/rsa.key"], keys
+        # The edge's own ML-DSA and ECDSA keys and its ACME account key.
+        assert sorted(keys) == ["/etc/pqc-edge/acme/account.key", TLS_DIR + "/default/ecdsa.key", TLS_DIR + "/default/mldsa44.key"], keys
         assert not set(keys.values()) & set(root_publics), keys
     # The controller: everything the runs wrote (molecule's directory with the fetched roots, Ansible's temporary files).
     controller = testinfra.get_host("local://")
@@ -163,7 +163,7 @@ def test_forced_renewal_changes_the_certificates_and_fails_no_request():
     before = {}
     for name, edge in zip(EDGES, edges):
         put_client_roots(edge)
-        before[name] = [serial_of(edge, "%s/default/%s.crt" % (TLS_DIR, a)) for a in ("mldsa44", "rsa")]
+        before[name] = [serial_of(edge, "%s/default/%s.crt" % (TLS_DIR, a)) for a in ("mldsa44", "ecdsa")]
         edge.run("rm -f /root/loop.*")
         edge.run("setsid sh -c %s >/dev/null 2>&1 < /dev/null &" % shlex.quote(LOOP.replace("NAME", name)))
     time.sleep(2)
@@ -182,7 +182,7 @@ def test_forced_renewal_changes_the_certificates_and_fails_no_request():
             if edge.file("/root/loop.end").exists:
                 break
             time.sleep(0.2)
-        after = [serial_of(edge, "%s/default/%s.crt" % (TLS_DIR, a)) for a in ("mldsa44", "rsa")]
+        after = [serial_of(edge, "%s/default/%s.crt" % (TLS_DIR, a)) for a in ("mldsa44", "ecdsa")]
         assert after[0] != before[name][0] and after[1] != before[name][1], (before[name], after)
         codes = edge.file("/root/loop.codes").content_string.split()
         start, end = int(edge.file("/root/loop.start").content_string), int(edge.file("/root/loop.end").content_string)
@@ -262,9 +262,9 @@ def test_report_shows_issuer_trust_and_days_left_of_every_certificate(tmp_path):
     assert sorted(rows) == EDGES
     for row in rows.values():
         certificates = dict((c["key_algorithm"], c) for c in row["certificates"])
-        assert sorted(certificates) == ["ML-DSA-44", "rsaEncryption"]
+        assert sorted(certificates) == ["ML-DSA-44", "id-ecPublicKey"]
         assert certificates["ML-DSA-44"]["issuer"] == "CN=pqc.edge private CA (ML-DSA root)"
-        assert certificates["rsaEncryption"]["issuer"].startswith("CN=Pebble Intermediate CA")
+        assert certificates["id-ecPublicKey"]["issuer"].startswith("CN=Pebble Intermediate CA")
         assert all(c["trusted"] is True and c["days_left"] > 300 for c in certificates.values()), certificates
     markdown = (tmp_path / "pqc-report.md").read_text()
     assert markdown.count("CN=pqc.edge private CA (ML-DSA root), trusted") == 2
@@ -281,7 +281,7 @@ def test_acme_account_key_is_private_and_http01_is_served_before_the_redirect():
         assert challenge.stdout == "404", challenge.stdout
         other = edge.run("curl -s -o /dev/null -w '%%{http_code}' -H 'Host: %s' http://127.0.0.1:8080/" % name)
         assert other.stdout == "301", other.stdout
-        chain = edge.run("grep -c 'BEGIN CERTIFICATE' %s/default/rsa.crt" % TLS_DIR).stdout.strip()
+        chain = edge.run("grep -c 'BEGIN CERTIFICATE' %s/default/ecdsa.crt" % TLS_DIR).stdout.strip()
         assert chain == "2", "nginx serves the leaf and Pebble's intermediate"
 
 
@@ -290,16 +290,16 @@ def test_without_acme_the_fleet_ca_signs_the_classical_certificate_and_acme_take
     playbook = os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "converge.yml")
     off = ansible_playbook(playbook, {"certificates_acme_directory": ""}, "--limit", name)
     assert off.returncode == 0, off.stdout[-3000:] + off.stderr
-    assert "ECDSA root" in edge.run("openssl x509 -in %s/default/rsa.crt -noout -issuer" % TLS_DIR).stdout
+    assert "ECDSA root" in edge.run("openssl x509 -in %s/default/ecdsa.crt -noout -issuer" % TLS_DIR).stdout
     # The fleet's classical root reached the controller, and a client with it alone verifies the served certificate.
     with open(os.path.join(LOCAL_ROOTS, "ecdsa-root.crt")) as f:
         edge.run("cat > /root/client/ecdsa-root.crt <<'EOF'\n%sEOF" % f.read())
-    out = s_client(edge, name, "/root/client/ecdsa-root.crt", "-groups X25519 -sigalgs rsa_pss_rsae_sha256").stdout
+    out = s_client(edge, name, "/root/client/ecdsa-root.crt", "-groups X25519 -sigalgs ecdsa_secp256r1_sha256").stdout
     assert "Verification: OK" in out, out
     back = ansible_playbook(playbook, None, "--limit", name)
     assert back.returncode == 0, back.stdout[-3000:] + back.stderr
-    assert "Pebble Intermediate CA" in edge.run("openssl x509 -in %s/default/rsa.crt -noout -issuer" % TLS_DIR).stdout
-    out = s_client(edge, name, "/root/client/acme-root.crt", "-groups X25519 -sigalgs rsa_pss_rsae_sha256").stdout
+    assert "Pebble Intermediate CA" in edge.run("openssl x509 -in %s/default/ecdsa.crt -noout -issuer" % TLS_DIR).stdout
+    out = s_client(edge, name, "/root/client/acme-root.crt", "-groups X25519 -sigalgs ecdsa_secp256r1_sha256").stdout
     assert "Verification: OK" in out, out
 
 

@@ -13,7 +13,7 @@ CONTROLLER_VIEW = {"pqc_edge_probe_from": "controller", "pqc_edge_probe_address"
 
 def test_the_controller_probes_the_inventory_address_and_the_edge_probes_its_own_loopback(host, run_playbook):
     conf = ("server {\\n    listen 127.0.0.1:8449 ssl;\\n    server_name admin.local;\\n"
-            "    ssl_certificate /etc/pqc-edge/tls/default/rsa.crt;\\n    ssl_certificate_key /etc/pqc-edge/tls/default/rsa.key;\\n"
+            "    ssl_certificate /etc/pqc-edge/tls/default/ecdsa.crt;\\n    ssl_certificate_key /etc/pqc-edge/tls/default/ecdsa.key;\\n"
             "    return 200 admin;\\n}\\n")
     assert host.run("printf '%s' > %s && nginx -t -q && systemctl reload nginx" % (conf, ADMIN)).rc == 0
     try:

@@ -105,7 +105,7 @@ def test_the_operators_pinned_site_stays_classical_and_answers_as_before(host):
 
 
 @pytest.mark.parametrize("site", sorted(SITES))
-@pytest.mark.parametrize("sigalgs, key", [("mldsa44", "ML-DSA-44"), ("rsa_pss_rsae_sha256", "rsaEncryption")])
+@pytest.mark.parametrize("sigalgs, key", [("mldsa44", "ML-DSA-44"), ("ecdsa_secp256r1_sha256", "id-ecPublicKey")])
 def test_each_pqc_edge_site_serves_its_own_certificates_by_sni(host, site, sigalgs, key):
     name = SITES[site]
     rc, out = s_client(host, 8443, name, "-groups X25519MLKEM768", "-sigalgs", sigalgs, "-showcerts")
@@ -114,7 +114,7 @@ def test_each_pqc_edge_site_serves_its_own_certificates_by_sni(host, site, sigal
     assert subject_cn(out) == name
     with host.sudo():
         text = host.run("openssl x509 -in /etc/pqc-edge/tls/%s/%s.crt -noout -text"
-                        % (site, "mldsa44" if key == "ML-DSA-44" else "rsa")).stdout
+                        % (site, "mldsa44" if key == "ML-DSA-44" else "ecdsa")).stdout
     assert "Public Key Algorithm: %s" % key in text
     assert "DNS:%s" % name in text and "DNS:localhost" in text
 

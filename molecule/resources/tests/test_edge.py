@@ -14,7 +14,7 @@ import pytest
 HTTPS = "127.0.0.1:8443"
 POLICY = os.environ.get("PQC_EDGE_EXPECT_POLICY", "enforce")
 TLS12 = os.environ.get("PQC_EDGE_EXPECT_TLS12", "false") == "true"
-CLASSICAL = os.environ.get("PQC_EDGE_EXPECT_CLASSICAL", "rsa")
+CLASSICAL = os.environ.get("PQC_EDGE_EXPECT_CLASSICAL", "ecdsa")
 NGINX = os.environ.get("PQC_EDGE_EXPECT_NGINX_BINARY", "/usr/sbin/nginx")
 
 

@@ -54,14 +54,14 @@ def test_the_backend_sees_the_hybrid_group_through_nginx(host):
     assert body["group"] == "X25519MLKEM768", body
 
 
-def test_a_classical_client_is_still_served_with_rsa(host):
+def test_a_classical_client_is_still_served_with_ecdsa(host):
     out = handshake(host, "openssl", "X25519")
     assert "Server Temp Key: X25519" in out, out
-    assert "Peer signature type: RSA-PSS" in out, out
+    assert "Peer signature type: ecdsa_secp256r1_sha256" in out, out
 
 
 def test_the_keys_were_made_by_the_pinned_openssl_and_are_root_only(host):
-    for key in ("/etc/pqc-edge/tls/default/mldsa44.key", "/etc/pqc-edge/tls/default/rsa.key"):
+    for key in ("/etc/pqc-edge/tls/default/mldsa44.key", "/etc/pqc-edge/tls/default/ecdsa.key"):
         f = host.file(key)
         assert (f.user, f.group, f.mode) == ("root", "root", 0o600)
     out = host.run("%s x509 -in /etc/pqc-edge/tls/default/mldsa44.crt -noout -text" % OPENSSL).stdout
