@@ -46,20 +46,23 @@ TRAFFIC_NOT_COUNTS = ("changed", "failed", "invocation", "files")
 
 
 def _certificates(lines, now):
-    """{path: certificate} from the host read's `cert path|key algorithm|not after|issuer` lines."""
+    """{path: certificate} from the host read's `cert path|key algorithm|not after|issuer|subject|not before|signature
+    algorithm|key size` lines."""
     found = {}
     for line in lines:
         if not line.startswith("cert "):
             continue
-        parts = line[5:].split("|")
-        parts += [""] * (4 - len(parts))
-        expiry = parts[2].strip()
+        parts = [part.strip() for part in line[5:].split("|")]
+        parts += [""] * (8 - len(parts))
+        expiry = parts[2]
         try:
             days_left = (datetime.datetime.strptime(expiry, "%b %d %H:%M:%S %Y GMT") - now).days if expiry else None
         except ValueError:
             days_left = None
         found[parts[0]] = {"path": parts[0], "key_algorithm": parts[1], "not_after": expiry,
-                           "issuer": parts[3].strip() or None, "days_left": days_left}
+                           "issuer": parts[3] or None, "days_left": days_left, "subject": parts[4] or None,
+                           "not_before": parts[5] or None, "signature_algorithm": parts[6] or None,
+                           "key_size": parts[7] or None}
     return found
 
 
@@ -97,6 +100,7 @@ def _server_row(enum, classical, over_quic, server, certificates, trusted):
         "classical_offer_group": classical.get("negotiated_group"),
         "http3_pq_offer_group": None if over_quic is None else over_quic.get("negotiated_group") or "no answer",
         "supported_groups": enum.get("supported_groups", []), "server_preference": enum.get("server_preference"),
+        "tls_version": enum.get("tls_version"), "cipher_suite": enum.get("cipher_suite"),
         "pq_enforced": enum.get("pq_enforced"),
         "certificates": [dict(certificates[path], trusted=trusted.get("%s:%s" % (_named(endpoint), certificates[path]["key_algorithm"])))
                          for path in server.get("certificates", []) if path in certificates],

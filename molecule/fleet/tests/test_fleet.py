@@ -13,6 +13,8 @@ import tempfile
 import time
 
 import testinfra
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
 
 HOSTS = ["pqc-edge-fleet-1", "pqc-edge-fleet-2", "pqc-edge-fleet-3"]
 INVENTORY = os.environ.get("MOLECULE_INVENTORY_FILE", "")
@@ -70,7 +72,7 @@ def test_report_names_every_host_with_its_negotiated_group():
         assert row["pq_offer_group"] == "X25519MLKEM768"
         assert row["classical_offer_group"] == "x25519"
         assert row["supported_groups"] == ["X25519MLKEM768", "SecP256r1MLKEM768", "x25519", "secp256r1"]
-        assert [c["key_algorithm"] for c in row["certificates"]] == ["ML-DSA-44", "rsaEncryption"]
+        assert [c["key_algorithm"] for c in row["certificates"]] == ["ML-DSA-44", "id-ecPublicKey"]
         assert all(360 <= c["days_left"] <= 365 for c in row["certificates"])
     with open(os.path.join(out, "pqc-report.md")) as f:
         markdown = f.read()
@@ -79,6 +81,19 @@ def test_report_names_every_host_with_its_negotiated_group():
     for name in HOSTS:
         assert name in markdown and name in html
     assert "3 of 3 hosts PQ-ready" in " ".join(markdown.split())
+    # The CBOM: valid CycloneDX 1.6, with exactly the servers and certificates the JSON report lists.
+    with open(os.path.join(out, "pqc-report.cdx.json")) as f:
+        text = f.read()
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(text) is None
+    assets = {}
+    for component in json.loads(text)["components"]:
+        assets.setdefault(component["cryptoProperties"]["assetType"], set()).add(component["name"])
+    servers = [(row["host"], server) for row in report["hosts"] for server in row["servers"]]
+    assert assets["protocol"] == set("%s %s:%s" % (host, server["server_name"] or "(default)", server["port"])
+                                     for host, server in servers)
+    assert assets["certificate"] == set("%s %s" % (host, c["path"]) for host, server in servers for c in server["certificates"])
+    assert len(assets["certificate"]) == 2 * len(HOSTS)
+    assert {"X25519MLKEM768", "ML-DSA-44", "ECDSA-P-256"} <= assets["algorithm"]
 
 
 # Runs until the test stops it, bounded by a deadline (not a count) so that a slow machine cannot end it mid-rollout.
