@@ -1,0 +1,59 @@
+"""pqc.edge.scan's targets, plan and rows: endpoints named by the operator, probed from the controller."""
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.pqc.edge.plugins.filter.scan import scan_plan, scan_rows, scan_target
+
+
+@pytest.mark.parametrize("target, parsed", [
+    ("lb.example.com:443", ("lb.example.com", 443, "lb.example.com")),
+    ("203.0.113.7:8443", ("203.0.113.7", 8443, None)),
+    ("[2001:db8::1]:443", ("2001:db8::1", 443, None)),
+    ("https://shop.example.com/", ("shop.example.com", 443, "shop.example.com")),
+    ("https://shop.example.com:8443/path?q=1", ("shop.example.com", 8443, "shop.example.com")),
+    ({"target": "10.0.0.5:8443", "server_name": "api.example.com"}, ("10.0.0.5", 8443, "api.example.com")),
+])
+def test_targets_are_host_port_or_https_urls_with_an_optional_server_name(target, parsed):
+    got = scan_target(target)
+    assert (got["host"], got["port"], got["server_name"]) == parsed
+
+
+@pytest.mark.parametrize("target, named", [
+    ("lb.example.com", "'lb.example.com' is not host:port"),
+    ("http://shop.example.com/", "'http://shop.example.com/' is not host:port"),
+    ("lb.example.com:99999", "'lb.example.com:99999' is not host:port"),
+    ("a b:443", "'a b:443' is not host:port"),
+    ("lb.example.com:443; rm -rf /", "is not host:port"),
+    ({"target": "lb:443", "server_name": "bad name"}, "server_name 'bad name' of lb:443 is not a host name"),
+    ({"target": "lb:443", "sni": "x"}, "lb:443 has unknown keys sni"),
+    ({"server_name": "x"}, "has no target"),
+])
+def test_a_malformed_target_is_refused_naming_it(target, named):
+    with pytest.raises(AnsibleFilterError, match="pqc_edge_scan_targets: .*" + named.replace("?", "[?]")):
+        scan_plan([target])
+
+
+def test_an_empty_or_missing_target_list_is_refused():
+    for targets in ([], None, "lb:443"):
+        with pytest.raises(AnsibleFilterError, match="non-empty list"):
+            scan_plan(targets)
+
+
+def test_each_target_gets_three_offers_and_its_own_row():
+    plan = scan_plan(["pq.example:8443", "old.example:443", "gone.example:443"])
+    assert [(s["kind"], s["probe"]["host"]) for s in plan[:3]] == [
+        ("enumerate", "pq.example"), ("predicted", "pq.example"), ("classical", "pq.example")]
+    assert plan[1]["probe"]["groups"] == ["X25519", "X25519MLKEM768"] and plan[0]["probe"]["enumerate"] is True
+    hybrid = {"failed": False, "negotiated_group": "X25519MLKEM768", "group_kind": "hybrid", "quantum_safe": True,
+              "supported_groups": ["X25519MLKEM768", "x25519"], "tls_version": "TLSv1.3"}
+    x25519 = {"failed": False, "negotiated_group": "x25519", "group_kind": "classical", "quantum_safe": False,
+              "supported_groups": ["x25519"]}
+    refused = {"failed": True, "msg": "connection refused"}
+    answers = [hybrid, dict(hybrid, hello_retry_request=True), x25519, x25519, x25519, x25519, refused, refused, refused]
+    pq, old, gone = scan_rows(plan, answers)
+    assert (pq["host"], pq["verdict"], pq["x25519_share_group"], pq["classical_offer_group"]) == (
+        "pq.example:8443", "PQ-ready", "X25519MLKEM768", "x25519")
+    assert pq["servers"][0]["hello_retry_request"] is True and pq["servers"][0]["served_by"] == "scanned"
+    assert (old["verdict"], old["servers"][0]["why"]) == ("classical only", "negotiated x25519 for a post-quantum offer")
+    assert (gone["verdict"], gone["error"]) == ("unreachable", "connection refused")
