@@ -192,7 +192,7 @@ def probe_answers(plan, from_controller=None, from_host=None, quic_retried=None,
     sources = {"controller": iter(from_controller or []), "host": iter(from_host or [])}
     retried = iter(quic_retried or [])
     by_kind = dict((kind, []) for kind in ("pq", "predicted", "classical", "trust", "quic_pq", "quic_classical",
-                                           "enumerate"))
+                                           "enumerate", "split"))
     for step in plan:
         answer = next(sources[step["side"]], None)
         if answer is None and missing:

@@ -26,6 +26,9 @@ _NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
 # and a classical-only one.
 PREDICTED = {"groups": ["X25519", "X25519MLKEM768"]}
 CLASSICAL = {"groups": ["X25519", "secp256r1"]}
+# The post-quantum offer again, its ClientHello sent in pieces of this many bytes, each its own TCP segment: what a
+# large hybrid ClientHello may look like after the network, and what servers that expect it in one read fail on.
+SPLIT = {"groups": ["X25519MLKEM768", "X25519"], "client_hello_segment_size": 256}
 
 
 def scan_target(target):
@@ -51,7 +54,8 @@ def scan_target(target):
 
 def scan_plan(targets):
     """Every probe of pqc.edge.scan, from the controller: per target an enumeration (whose first handshake is the
-    post-quantum offer), an X25519-share offer and a classical-only offer."""
+    post-quantum offer), an X25519-share offer, a classical-only offer and the post-quantum offer in small TCP
+    segments."""
     if not isinstance(targets, list) or not targets:
         raise AnsibleFilterError("pqc_edge_scan_targets must be a non-empty list, not %r" % (targets,))
     plan = []
@@ -60,14 +64,16 @@ def scan_plan(targets):
         endpoint = {"target": parsed["target"], "address": parsed["host"], "port": parsed["port"],
                     "server_name": parsed["server_name"], "site": None, "file": None, "line": None, "reason": None}
         where = {"host": parsed["host"], "port": parsed["port"], "server_name": parsed["server_name"]}
-        for kind, offer in (("enumerate", {"enumerate": True}), ("predicted", PREDICTED), ("classical", CLASSICAL)):
+        for kind, offer in (("enumerate", {"enumerate": True}), ("predicted", PREDICTED), ("classical", CLASSICAL),
+                            ("split", SPLIT)):
             plan.append({"kind": kind, "item": endpoint, "side": "controller", "probe": dict(where, **offer)})
     return plan
 
 
 def scan_rows(plan, answers):
     """One row per target, shaped as pqc.edge.report's (its verdict: PQ-ready, partly PQ, classical only or
-    unreachable), with what the X25519-share offer got beside it."""
+    unreachable), with what the X25519-share offer got beside it and whether the server answered the ClientHello
+    split over many TCP segments (None where it answered neither way)."""
     by_kind = probe_answers(plan, answers)
     rows = []
     for index, enum in enumerate(by_kind["enumerate"]):
@@ -75,6 +81,11 @@ def scan_rows(plan, answers):
         one = {"enumerate": [enum], "classical": [by_kind["classical"][index]]}
         row = report_row(one, {"host": endpoint["target"], "address": endpoint["address"], "reachable": True})
         predicted = by_kind["predicted"][index]
+        split = by_kind["split"][index]
+        whole_answered = not enum.get("failed") and enum.get("negotiated_group") is not None
+        split_answered = not split.get("failed") and split.get("negotiated_group") is not None
+        row["answers_split_client_hello"] = split_answered if whole_answered else None
+        row["split_client_hello_error"] = split.get("msg") if whole_answered and not split_answered else None
         for server in row["servers"]:
             server["served_by"] = "scanned"
             if server["verdict"] == "hybrid":

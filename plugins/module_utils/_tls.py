@@ -334,8 +334,15 @@ class AnswerBuffer(object):
         return len(self.data)
 
 
-def exchange(host, port, hello, timeout):
+# Between two pieces of a ClientHello sent in segments: long enough for each to reach the server as a read of its own.
+SEGMENT_PAUSE = 0.02
+
+
+def exchange(host, port, hello, timeout, segment_size=None):
     """Send hello, read until a full first answer or the server closes, all within timeout seconds from the start.
+    With segment_size, hello goes out in pieces of that many bytes, each its own TCP segment (Nagle off, a pause
+    between them), as a large post-quantum ClientHello may cross the network: servers that expect the whole
+    ClientHello in one read fail on it.
 
     Returns (bytes, seconds). A server that keeps the connection open without completing its answer (a byte every
     few seconds, or an endless stream) is a ProbeError once the deadline passes or MAX_ANSWER bytes came.
@@ -353,7 +360,14 @@ def exchange(host, port, hello, timeout):
     answer = AnswerBuffer()
     try:
         sock.settimeout(max(deadline - time.monotonic(), 0.001))
-        sock.sendall(hello)
+        if segment_size:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for start in range(0, len(hello), segment_size):
+                if start:
+                    time.sleep(SEGMENT_PAUSE)
+                sock.sendall(hello[start:start + segment_size])
+        else:
+            sock.sendall(hello)
         while not answer.complete():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -378,14 +392,15 @@ def exchange(host, port, hello, timeout):
     return bytes(answer.data), time.monotonic() - started
 
 
-def offer(host, port, groups, key_share_groups=(), server_name=None, signature_schemes=None, timeout=5.0, grease=None):
-    """Offer groups (code points) and report what the server answered.
+def offer(host, port, groups, key_share_groups=(), server_name=None, signature_schemes=None, timeout=5.0, grease=None,
+          segment_size=None):
+    """Offer groups (code points) and report what the server answered (segment_size: see exchange).
 
     The result has negotiated_group (code point or None), hello_retry_request, alert, tls_version,
     cipher_suite and handshake_ms.
     """
     hello = client_hello(groups, key_share_groups, server_name, signature_schemes, grease)
-    data, seconds = exchange(host, port, hello, timeout)
+    data, seconds = exchange(host, port, hello, timeout, segment_size)
     if not data:
         raise ProbeError("%s port %s closed the connection without a TLS answer" % (host, port))
     try:

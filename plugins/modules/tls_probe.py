@@ -85,6 +85,12 @@ options:
     description: Seconds to wait for a connection and for each answer.
     type: float
     default: 5.0
+  client_hello_segment_size:
+    description:
+      - Send the ClientHello in pieces of this many bytes, each its own TCP segment (O(engine=python) over TCP). A
+        hybrid ClientHello (about 1.3 KB) often crosses the network in more than one segment; a server that expects
+        the whole ClientHello in one read fails on it, and this finds such servers.
+    type: int
   probes:
     description:
       - Many probes in one call, instead of one module run per server and client offer (a loop costs a module run,
@@ -133,6 +139,9 @@ options:
       enumerate:
         description: As O(enumerate).
         type: bool
+      client_hello_segment_size:
+        description: As O(client_hello_segment_size).
+        type: int
 extends_documentation_fragment:
   - pqc.edge.read_only
 notes:
@@ -355,6 +364,7 @@ class PythonEngine(object):
         self.host, self.port, self.timeout = p["host"], p["port"], p["timeout"]
         self.server_name = p["server_name"] or p["host"]
         self.offer_over = _quic.offer if p["transport"] == "quic" else _tls.offer
+        self.segment = {"segment_size": p["client_hello_segment_size"]} if p["client_hello_segment_size"] else {}
         self.schemes = None
         if p["signature_algorithms"]:
             unknown = [s for s in p["signature_algorithms"] if s not in _tls.SIGNATURE_SCHEMES]
@@ -369,7 +379,7 @@ class PythonEngine(object):
     def offer(self, groups, key_shares):
         result = self.offer_over(
             self.host, self.port, [g.codepoint for g in groups], [g.codepoint for g in key_shares],
-            self.server_name, self.schemes, self.timeout,
+            self.server_name, self.schemes, self.timeout, **self.segment
         )
         result["negotiated_group"] = _groups.by_codepoint(result["negotiated_group"]) if result["negotiated_group"] is not None else None
         return result
@@ -604,6 +614,10 @@ def probe(module, p, enumerate_groups=False):
         raise ProbeInputError("port=%d is not a %s port (1-65535)" % (p["port"], "UDP" if p["transport"] == "quic" else "TCP"))
     if p["transport"] == "quic" and p["engine"] != "python":
         raise ProbeInputError("transport=quic needs engine=python: the openssl engine runs s_client over TCP")
+    segment = p["client_hello_segment_size"]
+    if segment is not None and (p["engine"] != "python" or p["transport"] != "tcp" or segment < 1):
+        raise ProbeInputError("client_hello_segment_size=%s needs engine=python over tcp and at least 1 byte"
+                              % p["client_hello_segment_size"])
     if p["ca_files"] and p["engine"] != "openssl":
         raise ProbeInputError("ca_files needs engine=openssl: the python engine reads no certificate")
     if not p["groups"]:
@@ -662,7 +676,7 @@ def unreadable(p, exc):
 
 # The options of one server and client offer, which each entry of `probes` may set for itself.
 PROBE_OPTIONS = ("host", "port", "transport", "server_name", "groups", "key_shares", "signature_algorithms", "engine",
-                 "ca_files", "enumerate")
+                 "ca_files", "enumerate", "client_hello_segment_size")
 
 
 def argument_spec():
@@ -680,6 +694,7 @@ def argument_spec():
         openssl_path=dict(type="path"),
         ca_files=dict(type="list", elements="path"),
         timeout=dict(type="float", default=5.0),
+        client_hello_segment_size=dict(type="int"),
     )
     # Derived from the top-level options, without their defaults: what an entry leaves out comes from the top level.
     entry = {name: {key: value for key, value in spec[name].items() if key != "default"} for name in PROBE_OPTIONS}

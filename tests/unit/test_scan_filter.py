@@ -40,20 +40,26 @@ def test_an_empty_or_missing_target_list_is_refused():
             scan_plan(targets)
 
 
-def test_each_target_gets_three_offers_and_its_own_row():
+def test_each_target_gets_four_offers_and_its_own_row():
     plan = scan_plan(["pq.example:8443", "old.example:443", "gone.example:443"])
-    assert [(s["kind"], s["probe"]["host"]) for s in plan[:3]] == [
-        ("enumerate", "pq.example"), ("predicted", "pq.example"), ("classical", "pq.example")]
+    assert [(s["kind"], s["probe"]["host"]) for s in plan[:4]] == [
+        ("enumerate", "pq.example"), ("predicted", "pq.example"), ("classical", "pq.example"), ("split", "pq.example")]
+    assert plan[3]["probe"]["client_hello_segment_size"] == 256
     assert plan[1]["probe"]["groups"] == ["X25519", "X25519MLKEM768"] and plan[0]["probe"]["enumerate"] is True
     hybrid = {"failed": False, "negotiated_group": "X25519MLKEM768", "group_kind": "hybrid", "quantum_safe": True,
               "supported_groups": ["X25519MLKEM768", "x25519"], "tls_version": "TLSv1.3"}
     x25519 = {"failed": False, "negotiated_group": "x25519", "group_kind": "classical", "quantum_safe": False,
               "supported_groups": ["x25519"]}
     refused = {"failed": True, "msg": "connection refused"}
-    answers = [hybrid, dict(hybrid, hello_retry_request=True), x25519, x25519, x25519, x25519, refused, refused, refused]
+    closed = {"failed": True, "msg": "old.example port 443 closed the connection without a TLS answer"}
+    answers = [hybrid, dict(hybrid, hello_retry_request=True), x25519, hybrid,
+               x25519, x25519, x25519, closed, refused, refused, refused, refused]
     pq, old, gone = scan_rows(plan, answers)
     assert (pq["host"], pq["verdict"], pq["x25519_share_group"], pq["classical_offer_group"]) == (
         "pq.example:8443", "PQ-ready", "X25519MLKEM768", "x25519")
     assert pq["servers"][0]["hello_retry_request"] is True and pq["servers"][0]["served_by"] == "scanned"
     assert (old["verdict"], old["servers"][0]["why"]) == ("classical only", "negotiated x25519 for a post-quantum offer")
     assert (gone["verdict"], gone["error"]) == ("unreachable", "connection refused")
+    assert (pq["answers_split_client_hello"], old["answers_split_client_hello"], gone["answers_split_client_hello"]) == (
+        True, False, None)
+    assert old["split_client_hello_error"] == closed["msg"] and pq["split_client_hello_error"] is None

@@ -1,6 +1,7 @@
 """pqc.edge.scan from the controller against servers it does not manage: the edge's nginx (hybrid), an OpenSSL
-s_server that offers X25519 only, and a port where nothing listens, all reached at the container's own address (no
-login to them); then a malformed target."""
+s_server that offers X25519 only, a front that reads the ClientHello once and relays it to nginx only when it came
+whole (as servers that break on large post-quantum ClientHellos do), and a port where nothing listens, all reached at
+the container's own address (no login to them); then a malformed target."""
 
 import json
 import os
@@ -10,6 +11,39 @@ from cyclonedx.validation.json import JsonStrictValidator
 
 SCAN = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "playbooks", "scan.yml")
 TLS = "/etc/pqc-edge/tls/default"
+# Reads the first bytes of each connection once: a whole TLS record goes on to nginx, anything less is dropped.
+ONE_READ = r'''
+import socket, threading
+def pipe(a, b):
+    try:
+        while True:
+            data = a.recv(65536)
+            if not data:
+                break
+            b.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+listener = socket.socket()
+listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+listener.bind(("0.0.0.0", 9553))
+listener.listen(16)
+while True:
+    client, _ = listener.accept()
+    first = client.recv(65536)
+    if len(first) < 5 or len(first) < 5 + int.from_bytes(first[3:5], "big"):
+        client.close()
+        continue
+    upstream = socket.create_connection(("127.0.0.1", 8443))
+    upstream.sendall(first)
+    threading.Thread(target=pipe, args=(client, upstream), daemon=True).start()
+    threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
+'''
 
 
 def test_scan_judges_servers_it_does_not_manage_and_writes_a_valid_cbom(host, run_playbook, tmp_path):
@@ -17,12 +51,15 @@ def test_scan_judges_servers_it_does_not_manage_and_writes_a_valid_cbom(host, ru
     server = host.run("setsid openssl s_server -accept 9552 -cert %s/ecdsa.crt -key %s/ecdsa.key -groups X25519 -www "
                       "-quiet </dev/null >/dev/null 2>&1 & sleep 1; ss -Htln 'sport = :9552'" % (TLS, TLS))
     assert ":9552" in server.stdout, server.stdout + server.stderr
+    host.run("cat > /root/one-read.py <<'EOF'\n%sEOF" % ONE_READ)
+    front = host.run("setsid python3 /root/one-read.py </dev/null >/dev/null 2>&1 & sleep 1; ss -Htln 'sport = :9553'")
+    assert ":9553" in front.stdout, front.stdout + front.stderr
     try:
         targets = [{"target": "%s:8443" % address, "server_name": "pqc-edge-molecule"}, "%s:9552" % address,
-                   "https://%s:9/" % address]
+                   "https://%s:9/" % address, {"target": "%s:9553" % address, "server_name": "pqc-edge-molecule"}]
         result = run_playbook(SCAN, {"pqc_edge_scan_targets": targets, "pqc_edge_report_dir": str(tmp_path)})
     finally:
-        host.run("pkill -f 's_server -accept 9552'")
+        host.run("pkill -f 's_server -accept 9552'; pkill -f one-read.py")
     said = " ".join((result.stdout + result.stderr).split())
     assert result.returncode == 0, said[-3000:]
     rows = json.loads((tmp_path / "pqc-scan.json").read_text())["hosts"]
@@ -31,13 +68,18 @@ def test_scan_judges_servers_it_does_not_manage_and_writes_a_valid_cbom(host, ru
     assert verdicts == [
         ("%s:8443" % address, "PQ-ready", "X25519MLKEM768", "X25519MLKEM768", "x25519"),
         ("%s:9552" % address, "classical only", "x25519", "x25519", "x25519"),
-        ("https://%s:9/" % address, "unreachable", None, None, None)]
+        ("https://%s:9/" % address, "unreachable", None, None, None),
+        ("%s:9553" % address, "PQ-ready", "X25519MLKEM768", "X25519MLKEM768", "x25519")]
+    # Only the front that reads once fails on the ClientHello in pieces; nothing is said of the unreachable port.
+    assert [row["answers_split_client_hello"] for row in rows] == [True, True, None, False]
+    assert "without a TLS answer" in rows[3]["split_client_hello_error"]
     assert rows[0]["supported_groups"][0] == "X25519MLKEM768" and rows[0]["servers"][0]["hello_retry_request"] is True
     assert "nothing listens there" in rows[2]["error"]
     cbom = (tmp_path / "pqc-scan.cdx.json").read_text()
     assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(cbom) is None
     protocols = [c["name"] for c in json.loads(cbom)["components"] if c["cryptoProperties"]["assetType"] == "protocol"]
-    assert protocols == ["%s:8443 pqc-edge-molecule:8443" % address, "%s:9552 (default):9552" % address]
+    assert protocols == ["%s:8443 pqc-edge-molecule:8443" % address, "%s:9552 (default):9552" % address,
+                         "%s:9553 pqc-edge-molecule:9553" % address]
     for name in ("pqc-scan.md", "pqc-scan.html"):
         assert "PQ-ready" in (tmp_path / name).read_text()
 
