@@ -364,7 +364,8 @@ class PythonEngine(object):
         self.host, self.port, self.timeout = p["host"], p["port"], p["timeout"]
         self.server_name = p["server_name"] or p["host"]
         self.offer_over = _quic.offer if p["transport"] == "quic" else _tls.offer
-        self.segment = {"segment_size": p["client_hello_segment_size"]} if p["client_hello_segment_size"] else {}
+        # p.get: scripts/bench-probe.py builds an engine from the options it needs.
+        self.segment = {"segment_size": p["client_hello_segment_size"]} if p.get("client_hello_segment_size") else {}
         self.schemes = None
         if p["signature_algorithms"]:
             unknown = [s for s in p["signature_algorithms"] if s not in _tls.SIGNATURE_SCHEMES]
