@@ -57,6 +57,12 @@ CLASSICAL_SIGNATURES = ["ecdsa_secp256r1_sha256", "ecdsa_secp384r1_sha384", "rsa
 SYSTEM_TRUST = "/etc/ssl/certs/ca-certificates.crt"
 
 
+# The client offers every plan makes: a hybrid-capable client that predicted X25519 (its key share goes to X25519
+# only), and a classical-only one.
+PREDICTED_OFFER = {"groups": ["X25519", "X25519MLKEM768"]}
+CLASSICAL_OFFER = {"groups": ["X25519", "secp256r1"]}
+
+
 def _port_map(ports, option):
     """{server port: port to probe} with both sides as integers; a value that is not a port is named."""
     try:
@@ -110,20 +116,18 @@ def probe_plan(servers, settings):
         raise AnsibleFilterError("probe_plan expects the result of pqc.edge.nginx_servers")
     pq_offer = {"groups": ["X25519MLKEM768", "SecP256r1MLKEM768", "X25519", "secp256r1"],
                 "key_shares": ["X25519MLKEM768", "X25519"]}
-    classical_offer = {"groups": ["X25519", "secp256r1"]}
     plan = []
     for endpoint in servers.get("tls_endpoints", []):
         target = probe_target(endpoint, settings["from"], settings["address"], settings["ports"])
         where = {"host": target["host"], "port": target["port"], "server_name": endpoint.get("server_name") or None}
-        for kind, offer in (("pq", pq_offer), ("predicted", {"groups": ["X25519", "X25519MLKEM768"]}),
-                            ("classical", classical_offer)):
+        for kind, offer in (("pq", pq_offer), ("predicted", PREDICTED_OFFER), ("classical", CLASSICAL_OFFER)):
             plan.append({"kind": kind, "item": endpoint, "side": target["side"], "probe": dict(where, **offer)})
         plan += _trust_steps(endpoint, target, where, settings)
     for endpoint in servers.get("quic_endpoints", []):
         target = probe_target(endpoint, settings["from"], settings["address"], settings["quic_ports"])
         where = {"host": target["host"], "port": target["port"], "server_name": endpoint.get("server_name") or None,
                  "transport": "quic"}
-        for kind, offer in (("quic_pq", pq_offer), ("quic_classical", classical_offer)):
+        for kind, offer in (("quic_pq", pq_offer), ("quic_classical", CLASSICAL_OFFER)):
             plan.append({"kind": kind, "item": endpoint, "side": target["side"], "probe": dict(where, **offer)})
     return plan
 
@@ -153,7 +157,7 @@ def report_plan(servers, hostname, fallback_port, settings):
         where = {"host": target["host"], "port": target["port"], "server_name": endpoint.get("server_name") or None}
         plan.append({"kind": "enumerate", "item": endpoint, "side": target["side"], "probe": dict(where, enumerate=True)})
         plan.append({"kind": "classical", "item": endpoint, "side": target["side"],
-                     "probe": dict(where, groups=["X25519", "secp256r1"])})
+                     "probe": dict(where, **CLASSICAL_OFFER)})
         plan += _trust_steps(endpoint, target, where, settings)
     for endpoint in servers.get("quic_endpoints") or []:
         target = probe_target(endpoint, settings["from"], settings["address"], settings["quic_ports"])

@@ -15,17 +15,13 @@ from __future__ import annotations
 import re
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.pqc.edge.plugins.filter.probes import probe_answers
+from ansible_collections.pqc.edge.plugins.filter.probes import CLASSICAL_OFFER, PREDICTED_OFFER, probe_answers
 from ansible_collections.pqc.edge.plugins.filter.report import report_row
 
 _HOST = r"(?P<host>[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[(?P<v6>[0-9A-Fa-f:.]+)\])"
 _TARGET = re.compile(r"^%s:(?P<port>[0-9]{1,5})$" % _HOST)
 _URL = re.compile(r"^https://%s(?::(?P<port>[0-9]{1,5}))?(?:[/?#][^\s]*)?$" % _HOST)
 _NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
-# A post-quantum offer (what enumerate's first handshake sends), a hybrid-capable client that predicted X25519,
-# and a classical-only one.
-PREDICTED = {"groups": ["X25519", "X25519MLKEM768"]}
-CLASSICAL = {"groups": ["X25519", "secp256r1"]}
 # The post-quantum offer again, its ClientHello sent in pieces of this many bytes, each its own TCP segment: what a
 # large hybrid ClientHello may look like after the network, and what servers that expect it in one read fail on.
 SPLIT = {"groups": ["X25519MLKEM768", "X25519"], "client_hello_segment_size": 256}
@@ -64,7 +60,7 @@ def scan_plan(targets):
         endpoint = {"target": parsed["target"], "address": parsed["host"], "port": parsed["port"],
                     "server_name": parsed["server_name"], "site": None, "file": None, "line": None, "reason": None}
         where = {"host": parsed["host"], "port": parsed["port"], "server_name": parsed["server_name"]}
-        for kind, offer in (("enumerate", {"enumerate": True}), ("predicted", PREDICTED), ("classical", CLASSICAL),
+        for kind, offer in (("enumerate", {"enumerate": True}), ("predicted", PREDICTED_OFFER), ("classical", CLASSICAL_OFFER),
                             ("split", SPLIT)):
             plan.append({"kind": kind, "item": endpoint, "side": "controller", "probe": dict(where, **offer)})
     return plan
