@@ -4,13 +4,14 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 """What the certificates role makes of the sites: the certificates it issues, the ones sites bring, what each site
-serves, and which names a fleet CA's domains leave out."""
+serves, and which names a fleet CA's domains leave out; and which certificate files the expiry gauges watch."""
 
 from __future__ import annotations
 
 import posixpath
 
 from ansible_collections.pqc.edge.plugins.filter.sites import subject_alt_name
+from ansible_collections.pqc.edge.plugins.module_utils._expiry import watch_list
 
 
 def _unique(items):
@@ -100,4 +101,4 @@ class FilterModule(object):
     def filters(self):
         return {"issued_certificates": issued_certificates, "provided_certificates": provided_certificates,
                 "certificates_by_site": certificates_by_site, "sites_without_http": sites_without_http,
-                "names_outside": names_outside, "root_pems": root_pems}
+                "names_outside": names_outside, "root_pems": root_pems, "expiry_watch": watch_list}

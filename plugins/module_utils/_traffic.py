@@ -23,9 +23,10 @@ import os
 import re
 
 try:
-    from ansible_collections.pqc.edge.plugins.module_utils import _groups
+    from ansible_collections.pqc.edge.plugins.module_utils import _groups, _prometheus
 except ImportError:  # on a host, beside pqc-edge-traffic-metrics
     import _groups  # type: ignore[no-redef]
+    import _prometheus  # type: ignore[no-redef]
 
 LINE = re.compile(
     r'^time=(?P<time>\S+) addr=\S* host=(?P<host>\S*) sni=(?P<sni>\S*) request="[^"]*" status=(?P<status>\d+)'
@@ -262,40 +263,28 @@ def _read_from(path, offset, handle, block=READ_BLOCK):
             pending = pending[end:]
 
 
-def _label(value):
-    return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
 def prometheus_text(counts, now):
     """The counters in Prometheus's text exposition format, for node_exporter's textfile collector."""
-    out = []
-
-    def metric(name, kind, help_text, samples):
-        out.append("# HELP %s %s" % (name, help_text))
-        out.append("# TYPE %s %s" % (name, kind))
-        for labels, value in samples:
-            text = ",".join('%s="%s"' % (k, _label(v)) for k, v in labels)
-            out.append("%s%s %s" % (name, "{%s}" % text if text else "", value))
-
-    metric("pqc_edge_tls_requests_total", "counter", "TLS requests by the key-exchange group they negotiated.",
-           [((("group", name), ("kind", kind)), n) for (name, kind), n in sorted(counts.requests.items())])
-    metric("pqc_edge_tls_connections_total", "counter", "TLS connections (their first request) by negotiated group.",
-           [((("group", name), ("kind", kind)), n) for (name, kind), n in sorted(counts.connections.items())])
-    metric("pqc_edge_tls_pq_capable_requests_total", "counter",
-           "TLS requests whose client offered a hybrid or post-quantum group.", [((), counts.pq_capable)])
-    metric("pqc_edge_tls_pq_capable_classical_requests_total", "counter",
-           "TLS requests whose client offered a hybrid or post-quantum group but got a classical one, by server name.",
-           [((("server_name", name),), n) for name, n in sorted(counts.pq_capable_classical.items())])
-    metric("pqc_edge_tls_protocol_requests_total", "counter", "TLS requests by protocol version.",
-           [((("protocol", name),), n) for name, n in sorted(counts.protocols.items())])
-    metric("pqc_edge_tls_resumed_requests_total", "counter", "TLS requests on resumed sessions.", [((), counts.resumed)])
-    metric("pqc_edge_plain_http_requests_total", "counter", "Requests without TLS (the HTTP redirects).",
-           [((), counts.plain_requests)])
-    metric("pqc_edge_access_log_unparsed_lines_total", "counter", "Access log lines in another format.",
-           [((), counts.unparsed)])
-    metric("pqc_edge_traffic_last_update_timestamp_seconds", "gauge", "When these counters were last brought up to date.",
-           [((), "%.3f" % now)])
-    return "\n".join(out) + "\n"
+    return _prometheus.exposition([
+        ("pqc_edge_tls_requests_total", "counter", "TLS requests by the key-exchange group they negotiated.",
+         [((("group", name), ("kind", kind)), n) for (name, kind), n in sorted(counts.requests.items())]),
+        ("pqc_edge_tls_connections_total", "counter", "TLS connections (their first request) by negotiated group.",
+         [((("group", name), ("kind", kind)), n) for (name, kind), n in sorted(counts.connections.items())]),
+        ("pqc_edge_tls_pq_capable_requests_total", "counter",
+         "TLS requests whose client offered a hybrid or post-quantum group.", [((), counts.pq_capable)]),
+        ("pqc_edge_tls_pq_capable_classical_requests_total", "counter",
+         "TLS requests whose client offered a hybrid or post-quantum group but got a classical one, by server name.",
+         [((("server_name", name),), n) for name, n in sorted(counts.pq_capable_classical.items())]),
+        ("pqc_edge_tls_protocol_requests_total", "counter", "TLS requests by protocol version.",
+         [((("protocol", name),), n) for name, n in sorted(counts.protocols.items())]),
+        ("pqc_edge_tls_resumed_requests_total", "counter", "TLS requests on resumed sessions.", [((), counts.resumed)]),
+        ("pqc_edge_plain_http_requests_total", "counter", "Requests without TLS (the HTTP redirects).",
+         [((), counts.plain_requests)]),
+        ("pqc_edge_access_log_unparsed_lines_total", "counter", "Access log lines in another format.",
+         [((), counts.unparsed)]),
+        ("pqc_edge_traffic_last_update_timestamp_seconds", "gauge", "When these counters were last brought up to date.",
+         [((), "%.3f" % now)]),
+    ])
 
 
 def counts_to_state(counts):

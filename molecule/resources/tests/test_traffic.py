@@ -125,3 +125,64 @@ def test_the_counters_run_unprivileged_and_see_no_key(host):
     looked = host.run("systemd-run --wait --pipe --quiet -p User=pqc-edge-metrics -p SupplementaryGroups=adm "
                       "-p InaccessiblePaths=-/etc/pqc-edge cat %s" % key)
     assert looked.rc != 0 and "PRIVATE KEY" not in looked.stdout
+
+
+CLASSICAL_LABEL = {"ecdsa": "ECDSA", "rsa": "RSA"}[os.environ.get("PQC_EDGE_EXPECT_CLASSICAL", "ecdsa")]
+
+
+def expiry_gauges(host):
+    """Read the certificates as the expiry timer would, and the gauges back from node_exporter."""
+    assert host.run("systemctl start pqc-edge-certificate-expiry.service").rc == 0
+    text = host.run("curl -s http://127.0.0.1:9100/metrics").stdout
+    gauges = [(dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', match.group(1))), float(match.group(2)))
+              for match in re.finditer(r"^pqc_edge_certificate_expiry_timestamp_seconds\{(.*)\} (\S+)$", text, re.M)]
+    return text, gauges
+
+
+def test_every_certificate_nginx_serves_has_its_expiry_gauge(host):
+    text, gauges = expiry_gauges(host)
+    served = host.run("nginx -T 2>/dev/null | sed -n 's/^ *ssl_certificate  *\\([^;]*\\);/\\1/p' | sort -u")
+    paths = [path for path in served.stdout.split() if path.startswith("/")]
+    assert paths, served.stdout
+    for path in paths:
+        end = host.run("openssl x509 -in %s -noout -enddate" % path).stdout.strip().partition("=")[2]
+        expires = int(host.run("date -u -d '%s' +%%s" % end).stdout)
+        mine = [labels for labels, value in gauges if labels["certificate"] == path and value == expires]
+        assert mine, (path, expires, gauges)
+        assert all(labels["server_name"] and labels["issuer"] for labels in mine), mine
+    algorithms = set(labels["algorithm"] for labels, dummy in gauges
+                     if labels["certificate"].startswith("/etc/pqc-edge/tls/"))
+    assert algorithms == {"ML-DSA-44", CLASSICAL_LABEL}, gauges
+    assert "pqc_edge_certificate_unreadable{" not in text
+    assert re.search(r"^pqc_edge_certificate_expiry_last_update_timestamp_seconds \S+$", text, re.M)
+
+
+def test_the_expiry_gauge_follows_the_file_without_a_play_and_names_an_unreadable_one(host):
+    """A certificate replaced between plays (as a renewal would) shows on the next timer run; a file that cannot be
+    read shows as unreadable instead of its gauge disappearing."""
+    path = "/etc/pqc-edge/tls/default/%s.crt" % CLASSICAL_LABEL.lower()
+    assert host.run("cp -p %s /root/kept.crt" % path).rc == 0
+    try:
+        made = host.run("openssl req -x509 -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -keyout /dev/null "
+                        "-out %s -days 3 -subj /CN=short-lived" % path)
+        assert made.rc == 0, made.stderr
+        dummy, gauges = expiry_gauges(host)
+        short = [value for labels, value in gauges if labels["certificate"] == path]
+        assert short and all(0 < value - time.time() <= 3 * 86400 for value in short), short
+        assert all(labels["issuer"] == "CN=short-lived" for labels, dummy in gauges if labels["certificate"] == path)
+        assert host.run("mv %s /root/moved.crt" % path).rc == 0
+        text, gauges = expiry_gauges(host)
+        assert 'pqc_edge_certificate_unreadable{certificate="%s"} 1' % path in text
+        assert not [labels for labels, dummy in gauges if labels["certificate"] == path]
+    finally:
+        assert host.run("cp -p /root/kept.crt %s && systemctl start pqc-edge-certificate-expiry.service" % path).rc == 0
+
+
+def test_the_expiry_service_is_hardened_and_unprivileged(host):
+    out = host.run("systemd-analyze security pqc-edge-certificate-expiry.service --no-pager").stdout
+    score = float(re.search(r"Overall exposure level for pqc-edge-certificate-expiry\.service: ([0-9.]+)", out).group(1))
+    assert score <= 3.0, out
+    assert host.service("pqc-edge-certificate-expiry.timer").is_enabled
+    shown = host.run("systemctl show pqc-edge-certificate-expiry.service -p User -p MemoryMax -p PrivateNetwork").stdout
+    assert "User=pqc-edge-metrics" in shown and "MemoryMax=67108864" in shown and "PrivateNetwork=yes" in shown, shown
+    assert host.file("/var/lib/prometheus/node-exporter/pqc_edge_certificates.prom").user == "pqc-edge-metrics"
