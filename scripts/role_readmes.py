@@ -17,7 +17,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 EXAMPLES = {
     "backend": {"backend_workers": 2},
     "certificates": {"certificates_classical_algorithm": "rsa", "certificates_valid_days": 90,
-                     "certificates_renew_days": 30},
+                     "certificates_renew_fraction": 0.33},
     "liboqs": {"liboqs_source_archive": "/srv/archives/liboqs-0.15.0.tar.gz"},
     "nginx": {"nginx_group_policy": "enforce", "nginx_groups": ["X25519MLKEM768", "SecP256r1MLKEM768", "X25519", "secp256r1"]},
     "oqs_provider": {"oqs_provider_source_sha256": "<the sha256 of the oqs-provider archive you verified>"},

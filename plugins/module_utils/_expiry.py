@@ -29,6 +29,32 @@ NOT_AFTER = re.compile(r"^notAfter=(.+)$", re.M)
 ISSUER = re.compile(r"^issuer=(.*)$", re.M)
 KEY_ALGORITHM = re.compile(r"^\s*Public Key Algorithm: (\S+)", re.M)
 OPENSSL_TIMEOUT = 30
+# Without a fixed number of days, a certificate is renewed once less than this share of its lifetime is left: Let's
+# Encrypt's advice of renewing at two thirds (30 days before a 90-day certificate ends, 2 before a 6-day one).
+RENEW_FRACTION = 1.0 / 3
+SECONDS_PER_DAY = 86400
+
+
+def openssl_time(text):
+    """Seconds since the epoch of a date as openssl prints it (notAfter=Mar  5 07:08:09 2027 GMT)."""
+    return calendar.timegm(time.strptime(text.strip(), "%b %d %H:%M:%S %Y GMT"))
+
+
+def renewal_reason(not_before, not_after, now, renew_days=None, fraction=RENEW_FRACTION):
+    """Why a certificate valid from `not_before` to `not_after` (seconds since the epoch) is due at `now`, or None.
+
+    Due within `renew_days` of its end when that is given, else once less than `fraction` of its lifetime is left,
+    so that a short-lived certificate is not renewed on every run nor a long-lived one at the last moment."""
+    left = not_after - now
+    if renew_days is not None:
+        if left <= renew_days * SECONDS_PER_DAY:
+            return "certificate expires within %d days" % renew_days
+        return None
+    lifetime = max(0, not_after - not_before)
+    if left <= lifetime * fraction:
+        return "certificate expires in %.1f days, less than %d%% of its %.1f-day lifetime" % (
+            max(0, left) / float(SECONDS_PER_DAY), round(fraction * 100), lifetime / float(SECONDS_PER_DAY))
+    return None
 
 
 def certificate_facts(text):
@@ -38,7 +64,7 @@ def certificate_facts(text):
     if not not_after:
         return None
     try:
-        expires = calendar.timegm(time.strptime(not_after.group(1).strip(), "%b %d %H:%M:%S %Y GMT"))
+        expires = openssl_time(not_after.group(1))
     except ValueError:
         return None
     issuer = ISSUER.search(text)

@@ -19,8 +19,8 @@ description:
     a CA elsewhere (O(csr_only), then O(certificate_content)), where the module keeps the key and returns a certificate
     signing request when a certificate is due, and later checks and installs what that CA signed.
   - Nothing is regenerated while the key has the requested algorithm and size and the certificate matches the key,
-    carries the requested subject and subject alternative names, is signed by the requested CA and is valid for
-    more than O(renew_days) days. The reasons for any change are returned.
+    carries the requested subject and subject alternative names, is signed by the requested CA and is not yet due
+    for renewal (O(renew_days), else O(renew_fraction)). The reasons for any change are returned.
   - A key algorithm the host's OpenSSL cannot generate fails before any file is touched.
 author:
   - pqc.edge contributors (@pqc-edge)
@@ -63,9 +63,17 @@ options:
     type: int
     default: 365
   renew_days:
-    description: Reissue the certificate when it expires within this many days.
+    description:
+      - Reissue the certificate when it expires within this many days.
+      - Without it, once less than O(renew_fraction) of the certificate's lifetime is left.
     type: int
-    default: 30
+  renew_fraction:
+    description:
+      - Without O(renew_days), reissue the certificate once less than this share of its lifetime (from notBefore to
+        notAfter) is left; the default, a third, is Let's Encrypt's advice (30 days before a 90-day certificate ends,
+        2 before a 6-day one). Above 0 and below 1.
+    type: float
+    default: 0.3333333333333333
   is_ca:
     description: Issue a CA certificate (basicConstraints CA:TRUE, keyCertSign) instead of a TLS server certificate.
     type: bool
@@ -106,7 +114,7 @@ options:
     description:
       - The PEM certificate that the CA of O(ca_certificate_path) signed for the key of O(private_key_path). It is
         installed only after checking that it belongs to that key, is signed by that CA, carries the requested
-        subject and names and is valid for more than O(renew_days) days; otherwise the module fails and the current
+        subject and names and is not already due for renewal; otherwise the module fails and the current
         certificate stays.
     type: str
   private_key_mode:
@@ -205,12 +213,12 @@ import ipaddress
 import os
 import stat
 import tempfile
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.pqc.edge.plugins.module_utils._expiry import RENEW_FRACTION, openssl_time, renewal_reason
 from ansible_collections.pqc.edge.plugins.module_utils._openssl import OpenSSL, OpenSSLError
-
-SECONDS_PER_DAY = 86400
 
 
 def genpkey_args(params):
@@ -252,9 +260,12 @@ def certificate_not_after(openssl, cert_path):
     return out.strip().partition("=")[2]
 
 
-def expires_within(openssl, cert_path, days):
-    rc = openssl.run(["x509", "-in", cert_path, "-noout", "-checkend", str(days * SECONDS_PER_DAY)], check=False)[0]
-    return rc != 0
+def renewal_due(openssl, cert_path, params):
+    """Why the certificate is due for renewal (renew_days, else renew_fraction of its lifetime), or None."""
+    out = openssl.run(["x509", "-in", cert_path, "-noout", "-startdate", "-enddate"])[1]
+    dates = dict(line.strip().partition("=")[::2] for line in out.splitlines() if "=" in line)
+    return renewal_reason(openssl_time(dates["notBefore"]), openssl_time(dates["notAfter"]), time.time(),
+                          params["renew_days"], params["renew_fraction"])
 
 
 def name_constraint(entry):
@@ -347,8 +358,9 @@ def certificate_reasons(openssl, params):
         if not ca_cert and params["csr_only"] and signed_by(openssl, path, path):
             # A CA elsewhere (an ACME directory) signs it: a self-signed one is a stand-in to replace.
             reasons.append("self-signed stand-in")
-        if expires_within(openssl, path, params["renew_days"]):
-            reasons.append("certificate expires within %d days" % params["renew_days"])
+        due = renewal_due(openssl, path, params)
+        if due:
+            reasons.append(due)
         return reasons
     except OpenSSLError as exc:
         return ["certificate %s is unreadable (%s)" % (path, exc)]
@@ -466,7 +478,8 @@ def main():
             common_name=dict(type="str", required=True),
             subject_alt_names=dict(type="list", elements="str", default=[]),
             valid_days=dict(type="int", default=365),
-            renew_days=dict(type="int", default=30),
+            renew_days=dict(type="int"),
+            renew_fraction=dict(type="float", default=RENEW_FRACTION),
             is_ca=dict(type="bool", default=False),
             name_constraints=dict(type="list", elements="str", default=[]),
             ca_certificate_path=dict(type="path"),
@@ -486,11 +499,14 @@ def main():
     params = module.params
     if params["rsa_bits"] < 2048:
         module.fail_json(msg="rsa_bits=%d is too small: use 2048 or more" % params["rsa_bits"])
-    if params["renew_days"] >= params["valid_days"]:
+    if params["renew_days"] is not None and params["renew_days"] >= params["valid_days"]:
         module.fail_json(
             msg="renew_days=%d must be smaller than valid_days=%d, or every run would reissue"
             % (params["renew_days"], params["valid_days"])
         )
+    if not 0 < params["renew_fraction"] < 1:
+        module.fail_json(msg="renew_fraction=%s must be above 0 and below 1 (a share of the certificate's lifetime)"
+                         % params["renew_fraction"])
     for san in params["subject_alt_names"]:
         kind, sep, value = san.partition(":")
         if not sep or not value.strip() or kind.strip().upper() not in ("DNS", "IP", "EMAIL", "URI"):

@@ -138,11 +138,14 @@ def test_renewal_is_due_within_renew_days(edge, ca):
     short = dict(edge, renew_days=10)
     issue(short, ca, valid_days=20)
     with pytest.raises(ModuleFail) as refused:
-        issue(edge, ca, valid_days=20)
+        issue(dict(edge, renew_days=30), ca, valid_days=20)
     assert "certificate expires within 30 days" in refused.value.result["msg"]
     due = run_module(certificate.main, dict(edge, csr_only=True, renew_days=30))
     assert "certificate expires within 30 days" in due["reasons"] and due["csr"]
     assert not due["changed"]
+    # Without renew_days, a fresh 20-day certificate is a third of its lifetime away from renewal.
+    fresh = run_module(certificate.main, dict(edge, csr_only=True))
+    assert fresh["reasons"] == [] and not fresh["csr"]
 
 
 def test_the_serial_is_reported_as_openssl_prints_it(edge, ca, monkeypatch):

@@ -160,3 +160,56 @@ def test_name_constraints_are_refused_on_a_leaf_or_in_a_bad_form(paths):
     with pytest.raises(ModuleFail) as failed:
         run_module(certificate.main, rsa_args(paths, is_ca=True, name_constraints=["URI:https://example.org"]))
     assert "invalid name constraint 'URI:https://example.org'" in failed.value.result["msg"]
+
+
+def backdate(paths, lived_days, left_days):
+    """Re-sign the module's certificate with its own key and names, issued `lived_days` ago and ending in `left_days`."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+
+    key = serialization.load_pem_private_key(open(paths["private_key_path"], "rb").read(), password=None)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "edge1.example.org")])
+    names = x509.SubjectAlternativeName([x509.DNSName("edge1.example.org"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=lived_days))
+            .not_valid_after(now + datetime.timedelta(days=left_days)).add_extension(names, critical=False)
+            .sign(key, hashes.SHA256()))
+    with open(paths["certificate_path"], "wb") as out:
+        out.write(cert.public_bytes(serialization.Encoding.PEM))
+
+
+@pytest.mark.parametrize("lived, left, due", [
+    (2, 4, False),    # a 6-day certificate with 4 days left: renewing now would renew on every run
+    (4.5, 1.5, True),  # ... with 1.5 days left, less than a third of its lifetime
+    (30, 60, False),  # a 90-day certificate with 60 days left
+    (61, 29, True),   # ... with 29 days left: a third is 30 days
+    (100, 100, False),  # 200 days (the CA/Browser Forum's cap from 2026-03-15), half left
+])
+def test_without_renew_days_a_third_of_the_lifetime_decides(paths, lived, left, due):
+    run_module(certificate.main, rsa_args(paths))
+    backdate(paths, lived, left)
+    result = run_module(certificate.main, rsa_args(paths))
+    assert result["changed"] is due, result["reasons"]
+    if due:
+        assert "less than 33%% of its %.1f-day lifetime" % (lived + left) in result["reasons"][0]
+
+
+def test_renew_days_when_given_decides_instead(paths):
+    run_module(certificate.main, rsa_args(paths))
+    backdate(paths, 2, 4)
+    assert run_module(certificate.main, rsa_args(paths, renew_days=5))["reasons"] == ["certificate expires within 5 days"]
+    backdate(paths, 2, 4)
+    assert run_module(certificate.main, rsa_args(paths, renew_days=3))["changed"] is False
+
+
+@pytest.mark.parametrize("fraction", [0, 1, 1.5, -0.2])
+def test_a_renew_fraction_outside_zero_to_one_is_refused(paths, fraction):
+    with pytest.raises(ModuleFail) as failed:
+        run_module(certificate.main, rsa_args(paths, renew_fraction=fraction))
+    assert "renew_fraction=%s must be above 0 and below 1" % float(fraction) in failed.value.result["msg"]
+    assert not os.path.exists(paths["private_key_path"])

@@ -96,3 +96,30 @@ def test_a_date_openssl_pads_with_a_space_is_read():
     facts = _expiry.certificate_facts("notAfter=Mar  5 07:08:09 2027 GMT\nissuer=CN=x\n")
     assert facts["not_after"] == calendar.timegm(datetime.datetime(2027, 3, 5, 7, 8, 9).timetuple())
     assert facts["algorithm"] == "unknown"
+
+
+DAY = 86400
+
+
+@pytest.mark.parametrize("lifetime_days, left_days, due", [
+    (6, 2.1, False), (6, 1.9, True),
+    (45, 15.1, False), (45, 14.9, True),
+    (90, 30.5, False), (90, 29.5, True),
+    (365, 122, False), (365, 121, True),
+    (90, -1, True),
+])
+def test_without_renew_days_a_third_of_the_lifetime_is_the_window(lifetime_days, left_days, due):
+    now = 1800000000
+    not_after = now + left_days * DAY
+    reason = _expiry.renewal_reason(not_after - lifetime_days * DAY, not_after, now)
+    assert bool(reason) is due
+    if due:
+        assert "of its %.1f-day lifetime" % lifetime_days in reason
+
+
+def test_renew_days_when_given_is_the_window_whatever_the_lifetime():
+    now = 1800000000
+    assert _expiry.renewal_reason(now - 2 * DAY, now + 4 * DAY, now, renew_days=30) == "certificate expires within 30 days"
+    assert _expiry.renewal_reason(now - 300 * DAY, now + 65 * DAY, now, renew_days=30) is None
+    assert _expiry.renewal_reason(now - 300 * DAY, now + 65 * DAY, now, fraction=0.1) is None
+    assert _expiry.renewal_reason(now - 300 * DAY, now + 65 * DAY, now, fraction=0.2)

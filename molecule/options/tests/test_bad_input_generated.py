@@ -83,6 +83,8 @@ def bad_values(spec):
         return [("not-a-choice", "a value outside choices"), ("", "empty")]
     if kind == "int":
         return [(WRONG, "wrong type"), (-1, "negative"), (0, "zero"), (10 ** 9, "out of range")]
+    if kind == "float":
+        return [(WRONG, "wrong type"), (0, "zero"), (-0.5, "negative"), (1, "one"), (2.5, "out of range")]
     if kind == "bool":
         return [("maybe", "wrong type"), (["x"], "wrong type (list)")]
     if kind == "path":
