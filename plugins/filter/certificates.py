@@ -97,8 +97,22 @@ def root_pems(roots, contents, ca_dir):
     return dict((root["name"], contents.get(posixpath.join(ca_dir, root["name"] + "-root.crt")) or "") for root in roots)
 
 
+def ari_due(results):
+    """The certificate files whose ACME directory says, by its renewal information (RFC 9773), to renew them now:
+    from the results of community.crypto.acme_certificate_renewal_info looped over items with a `certificate`. A
+    directory without ARI, or a certificate it does not know (a self-signed stand-in), says nothing."""
+    due = []
+    for result in results or []:
+        if not isinstance(result, dict) or result.get("failed") or result.get("skipped"):
+            continue
+        if result.get("supports_ari") is True and result.get("should_renew") is True:
+            due.append(result.get("item", {}).get("certificate"))
+    return [path for path in due if isinstance(path, str)]
+
+
 class FilterModule(object):
     def filters(self):
         return {"issued_certificates": issued_certificates, "provided_certificates": provided_certificates,
                 "certificates_by_site": certificates_by_site, "sites_without_http": sites_without_http,
-                "names_outside": names_outside, "root_pems": root_pems, "expiry_watch": watch_list}
+                "names_outside": names_outside, "root_pems": root_pems, "expiry_watch": watch_list,
+                "ari_due": ari_due}

@@ -9,6 +9,7 @@ claims that would clash, and which listener of a QUIC port sets reuseport."""
 from __future__ import annotations
 
 import posixpath
+from urllib.parse import urlsplit
 
 from ansible.errors import AnsibleFilterError
 
@@ -27,9 +28,20 @@ def _port(value, default):
         return 0
 
 
-def nginx_sites(site_list, https_port, http_port):
+def _location(location, ca_file):
+    """A location with upstream_tls filled in: for an https:// proxy, the CA file its certificate is verified against
+    (the location's proxy_ca_file, else `ca_file`); None for any other location."""
+    if not isinstance(location, dict):
+        return location
+    proxy = location.get("proxy")
+    tls = isinstance(proxy, str) and proxy.startswith("https://")
+    return dict(location, upstream_tls={"ca_file": location.get("proxy_ca_file") or ca_file} if tls else None)
+
+
+def nginx_sites(site_list, https_port, http_port, ca_file=None):
     """pqc_edge_sites with every optional key filled in: ports as numbers (the role's ports where a site sets none),
-    default_server, certificates (empty: the ones the certificates role issues), locations and extra_directives."""
+    default_server, certificates (empty: the ones the certificates role issues), locations (each with upstream_tls)
+    and extra_directives. `ca_file` verifies https:// upstreams whose location names no proxy_ca_file."""
     if not isinstance(site_list, list) or not all(isinstance(site, dict) and "name" in site for site in site_list):
         raise AnsibleFilterError("nginx_sites expects a list of sites, each with a name, got %r" % (site_list,))
     return [dict(site,
@@ -37,7 +49,7 @@ def nginx_sites(site_list, https_port, http_port):
                  http_port=_port(site.get("http_port"), http_port),
                  default_server=bool(site.get("default_server", False)),
                  certificates=site.get("certificates") or [],
-                 locations=site.get("locations") or DEFAULT_LOCATIONS,
+                 locations=[_location(location, ca_file) for location in (site.get("locations") or DEFAULT_LOCATIONS)],
                  extra_directives=site.get("extra_directives") or [])
             for site in site_list]
 
@@ -117,8 +129,32 @@ def quic_reuseport_sites(sites):
     return sorted(first.values())
 
 
+def upstream_trust_conflicts(sites):
+    """Locations that verify one https:// upstream (host and port) against different CA files, each in words.
+
+    nginx keeps one TLS session cache per upstream host and port, so a session one location verified would be
+    resumed by another without its own verification: such locations must trust the same CA file."""
+    trusted = {}
+    for site in sites:
+        for location in site["locations"]:
+            if not location.get("upstream_tls"):
+                continue
+            try:
+                parts = urlsplit(location["proxy"])
+                upstream = "%s:%d" % ((parts.hostname or "").lower(), parts.port or 443)
+            except ValueError:
+                continue  # the location's own assert names a malformed URL
+            trusted.setdefault(upstream, []).append((location["upstream_tls"]["ca_file"], site["name"], location["path"]))
+    conflicts = []
+    for upstream, uses in sorted(trusted.items()):
+        if len(set(ca_file for ca_file, dummy, dummy2 in uses)) > 1:
+            conflicts.append("https://%s is verified against %s" % (upstream, ", ".join(
+                "%s (site %s, location %s)" % use for use in uses)))
+    return conflicts
+
+
 class FilterModule(object):
     def filters(self):
         return {"nginx_sites": nginx_sites, "site_certificates": site_certificates, "site_files": site_files, "config_files": config_files,
                 "site_ports": site_ports, "claim_conflicts": claim_conflicts, "default_clashes": default_clashes,
-                "quic_reuseport_sites": quic_reuseport_sites}
+                "quic_reuseport_sites": quic_reuseport_sites, "upstream_trust_conflicts": upstream_trust_conflicts}

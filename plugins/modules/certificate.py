@@ -74,6 +74,11 @@ options:
         2 before a 6-day one). Above 0 and below 1.
     type: float
     default: 0.3333333333333333
+  renew_reason:
+    description:
+      - Reissue the certificate now for this reason, given by whoever knows better than its dates, such as an ACME
+        directory's renewal information (RFC 9773) for a certificate it revoked. Returned among the reasons.
+    type: str
   is_ca:
     description: Issue a CA certificate (basicConstraints CA:TRUE, keyCertSign) instead of a TLS server certificate.
     type: bool
@@ -480,6 +485,7 @@ def main():
             valid_days=dict(type="int", default=365),
             renew_days=dict(type="int"),
             renew_fraction=dict(type="float", default=RENEW_FRACTION),
+            renew_reason=dict(type="str"),
             is_ca=dict(type="bool", default=False),
             name_constraints=dict(type="list", elements="str", default=[]),
             ca_certificate_path=dict(type="path"),
@@ -493,7 +499,7 @@ def main():
         ),
         required_by={"ca_private_key_path": "ca_certificate_path", "certificate_content": "ca_certificate_path"},
         mutually_exclusive=[("csr_only", "certificate_content"), ("ca_private_key_path", "csr_only"),
-                            ("ca_private_key_path", "certificate_content")],
+                            ("ca_private_key_path", "certificate_content"), ("renew_reason", "certificate_content")],
         supports_check_mode=True,
     )
     params = module.params
@@ -542,6 +548,8 @@ def main():
         result["key_changed"] = bool(reasons)
         # A new key always needs a new certificate; otherwise look at the certificate itself.
         reasons += ["new private key"] if reasons else certificate_reasons(openssl, params)
+        if not reasons and params["renew_reason"]:
+            reasons.append(params["renew_reason"])
         result["certificate_changed"] = bool(reasons)
         result["reasons"] = list(reasons)
         result["changed"] = bool(reasons)

@@ -213,3 +213,19 @@ def test_a_renew_fraction_outside_zero_to_one_is_refused(paths, fraction):
         run_module(certificate.main, rsa_args(paths, renew_fraction=fraction))
     assert "renew_fraction=%s must be above 0 and below 1" % float(fraction) in failed.value.result["msg"]
     assert not os.path.exists(paths["private_key_path"])
+
+
+def test_a_renew_reason_reissues_a_certificate_its_dates_would_keep(paths):
+    run_module(certificate.main, rsa_args(paths))
+    before = open(paths["certificate_path"]).read()
+    result = run_module(certificate.main, rsa_args(paths, renew_reason="the ACME directory says renew now"))
+    assert result["reasons"] == ["the ACME directory says renew now"] and result["changed"] and not result["key_changed"]
+    assert open(paths["certificate_path"]).read() != before
+    assert run_module(certificate.main, rsa_args(paths))["changed"] is False
+
+
+def test_a_renew_reason_asks_a_ca_elsewhere_for_a_new_certificate(paths):
+    run_module(certificate.main, rsa_args(paths))
+    requested = run_module(certificate.main, rsa_args(paths, csr_only=True, ca_certificate_path=paths["certificate_path"],
+                                                      check_subject=False, renew_reason="revoked by its CA"))
+    assert "revoked by its CA" in requested["reasons"] and "BEGIN CERTIFICATE REQUEST" in requested["csr"]

@@ -23,7 +23,7 @@ def test_sites_get_every_key_with_ports_as_numbers():
     assert (default["https_port"], default["http_port"], default["default_server"]) == (8443, 8080, True)
     assert (api["https_port"], api["http_port"], api["default_server"]) == (9443, 0, False)
     assert alt["https_port"] == 8443 and alt["certificates"] == [] and alt["extra_directives"] == []
-    assert alt["locations"] == [{"path": "/", "proxy": "backend"}]
+    assert alt["locations"] == [{"path": "/", "proxy": "backend", "upstream_tls": None}]
     assert api["certificates"][0]["certificate"] == "/c.crt"
     with pytest.raises(AnsibleFilterError):
         nginx.nginx_sites([{"server_names": []}], 8443, 8080)
@@ -77,3 +77,29 @@ def test_reuseport_goes_to_one_site_per_port_a_default_server_first():
     sites = nginx.nginx_sites([{"name": "a"}, {"name": "b", "default_server": True}, {"name": "c", "https_port": 9443}],
                               8443, 8080)
     assert nginx.quic_reuseport_sites(sites) == ["b", "c"]
+
+
+def test_an_https_proxy_location_is_verified_against_its_ca_file_or_the_systems():
+    site = {"name": "s", "locations": [
+        {"path": "/a/", "proxy": "https://api.internal:8443/", "proxy_ca_file": "/etc/ssl/internal-ca.pem"},
+        {"path": "/b/", "proxy": "https://partner.example.org/"},
+        {"path": "/c/", "proxy": "http://127.0.0.1:9000/"},
+        {"path": "/d/", "proxy": "backend"},
+        {"path": "/e/", "root": "/srv"}]}
+    locations = nginx.nginx_sites([site], 8443, 8080, "/etc/ssl/certs/ca-certificates.crt")[0]["locations"]
+    assert [location["upstream_tls"] for location in locations] == [
+        {"ca_file": "/etc/ssl/internal-ca.pem"}, {"ca_file": "/etc/ssl/certs/ca-certificates.crt"}, None, None, None]
+    assert nginx.nginx_sites([{"name": "d"}], 8443, 8080)[0]["locations"][0]["upstream_tls"] is None
+
+
+def test_one_https_upstream_trusted_two_ways_is_named_since_nginx_shares_its_sessions():
+    sites = nginx.nginx_sites([
+        {"name": "a", "locations": [{"path": "/x/", "proxy": "https://API.internal:8443/", "proxy_ca_file": "/ca1.pem"},
+                                    {"path": "/y/", "proxy": "https://api.internal:8443/v2/", "proxy_ca_file": "/ca1.pem"}]},
+        {"name": "b", "locations": [{"path": "/z/", "proxy": "https://api.internal:8443/", "proxy_ca_file": "/ca2.pem"},
+                                    {"path": "/w/", "proxy": "https://other.internal/"},
+                                    {"path": "/v/", "proxy": "https://other.internal:443/"}]}], 8443, 8080, "/system.pem")
+    assert nginx.upstream_trust_conflicts(sites) == [
+        "https://api.internal:8443 is verified against /ca1.pem (site a, location /x/), /ca1.pem (site a, location /y/), "
+        "/ca2.pem (site b, location /z/)"]
+    assert nginx.upstream_trust_conflicts(sites[:1]) == [] and nginx.upstream_trust_conflicts(sites[1:]) == []

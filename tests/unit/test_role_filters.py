@@ -82,3 +82,18 @@ def test_fleet_traffic_sums_the_hosts_that_counted_and_shares_the_sums():
     assert fleet["hosts"] == 2 and fleet["tls_requests"] == 30 and fleet["unparsed_lines"] == 0
     assert fleet["quantum_safe_request_share"] == 0.5 and fleet["quantum_safe_connection_share"] == 0.25
     assert report.fleet_traffic([None])["quantum_safe_request_share"] is None
+
+
+def test_ari_due_takes_only_what_a_directory_with_renewal_information_says_to_renew_now():
+    from ansible_collections.pqc.edge.plugins.filter.certificates import ari_due
+    results = [
+        {"item": {"certificate": "/tls/a/ecdsa.crt"}, "supports_ari": True, "should_renew": True},
+        {"item": {"certificate": "/tls/b/ecdsa.crt"}, "supports_ari": True, "should_renew": False},
+        {"item": {"certificate": "/tls/c/ecdsa.crt"}, "supports_ari": False, "should_renew": True},
+        {"item": {"certificate": "/tls/d/ecdsa.crt"}, "failed": True, "msg": "unknown CertID"},
+        {"item": {"certificate": "/tls/e/ecdsa.crt"}, "skipped": True},
+        {"item": {"certificate": None}, "supports_ari": True, "should_renew": True},
+        "junk",
+    ]
+    assert ari_due(results) == ["/tls/a/ecdsa.crt"]
+    assert ari_due(None) == [] and ari_due([]) == []

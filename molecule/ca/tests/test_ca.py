@@ -196,6 +196,32 @@ def test_forced_renewal_changes_the_certificates_and_fails_no_request():
     assert again.returncode == 0 and "changed=0" in again.stdout, again.stdout[-3000:]
 
 
+def test_a_certificate_pebble_revoked_is_renewed_because_its_renewal_information_says_so(tmp_path):
+    """ACME Renewal Information (RFC 9773): Pebble answers a revoked certificate's renewalInfo with a window in the
+    past, so the next run renews it although its dates (a third of 5 years left) would keep it; the order names the
+    certificate it replaces; the other edge's certificate stays; the run after changes nothing."""
+    path = "%s/default/ecdsa.crt" % TLS_DIR
+    edge, other = node(EDGES[0]), node(EDGES[1])
+    before, other_before = serial_of(edge, path), serial_of(other, path)
+    playbook = tmp_path / "revoke.yml"
+    playbook.write_text(json.dumps([{"name": "Revoke one edge's ACME certificate", "hosts": EDGES[0], "gather_facts": False,
+                                     "tasks": [{"community.crypto.acme_certificate_revoke": {
+                                         "acme_directory": "{{ certificates_acme_directory }}", "acme_version": 2,
+                                         "select_crypto_backend": "openssl", "certificate": path,
+                                         "account_key_src": "/etc/pqc-edge/acme/account.key"}}]}]))
+    revoked = ansible_playbook(str(playbook))
+    assert revoked.returncode == 0, revoked.stdout[-3000:] + revoked.stderr[-2000:]
+    result = converge()
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert "the ACME directory asks for renewal now (ARI)" in result.stdout, result.stdout[-4000:]
+    assert serial_of(edge, path) != before and serial_of(other, path) == other_before
+    put_client_roots(edge)
+    out = s_client(edge, EDGES[0], "/root/client/acme-root.crt", "-groups X25519 -sigalgs ecdsa_secp256r1_sha256").stdout
+    assert "Verification: OK" in out, out[-2000:]
+    again = converge()
+    assert again.returncode == 0 and "changed=0" in again.stdout and "changed=1" not in again.stdout, again.stdout[-3000:]
+
+
 def test_the_ca_host_refuses_a_request_for_a_name_the_edge_does_not_have():
     edge, ca = node(EDGES[1]), node(CA)
     index_before = ca.file("%s/issued/index.tsv" % CA_DIR).content_string

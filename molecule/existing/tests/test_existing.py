@@ -133,6 +133,45 @@ def test_the_sites_locations_proxy_serve_files_and_redirect(host):
     assert answer(host, "https://static.example.test:8443/shop/", "static.example.test", 8443) == before(host, "shop-index")
 
 
+def hop(host, site, path):
+    """Status and body of a request through the edge to an https:// upstream, and what the upstream logged of it."""
+    marker = "hop-%d-%s" % (os.getpid(), path.strip("/"))
+    cmd = host.run("curl -sSk --resolve static.example.test:8443:127.0.0.1 -o /tmp/hop.body -w '%%{http_code}' "
+                   "https://static.example.test:8443%s?%s" % (path, marker))
+    assert cmd.rc == 0, cmd.stderr
+    with host.sudo():
+        body = host.file("/tmp/hop.body").content_string
+        logged = [line for line in host.file("/var/log/nginx/%s-hop.log" % site).content_string.splitlines()
+                  if marker in line]
+    return cmd.stdout.strip(), body, logged
+
+
+def test_an_https_upstream_is_reached_over_the_hybrid_with_the_edges_groups(host):
+    status, body, logged = hop(host, "intranet", "/intranet/")
+    assert (status, body.strip()) == ("200", "intranet")
+    assert len(logged) == 1, logged
+    fields = dict(field.split("=", 1) for field in logged[0].split())
+    # nginx 1.26 writes a group OpenSSL has no NID for by its code point: 0x11ec is X25519MLKEM768, 0x11eb
+    # SecP256r1MLKEM768 (IANA TLS Supported Groups).
+    assert fields["group"] == "0x11ec" and fields["tls"] == "TLSv1.3", logged
+    # What the edge offered is exactly its own policy (nginx_groups, in order), not OpenSSL's default list.
+    assert fields["offered"] == "0x11ec:0x11eb:X25519:prime256v1", logged
+
+
+def test_an_upstream_that_pins_a_classical_group_gets_a_classical_hop(host):
+    status, body, logged = hop(host, "legacy", "/legacy/")
+    assert (status, body.strip()) == ("200", "legacy")
+    assert len(logged) == 1 and "group=X25519 " in logged[0] and "tls=TLSv1.3" in logged[0], logged
+
+
+def test_an_upstream_whose_certificate_the_ca_file_does_not_verify_gets_no_request(host):
+    status, dummy, logged = hop(host, "intranet", "/wrong-ca/")
+    assert status == "502" and logged == []
+    with host.sudo():
+        errors = host.run("grep -c 'upstream SSL certificate verify error' /var/log/nginx/error.log").stdout.strip()
+    assert int(errors or 0) >= 1
+
+
 def test_the_stock_default_site_stays_where_nothing_clashes(host):
     assert host.file("/etc/nginx/sites-enabled/default").is_symlink
     assert host.run("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:80/").stdout == "200"
@@ -202,6 +241,16 @@ SITES_AS_CONVERGED = [
     pytest.param({"pqc_edge_sites": SITES_AS_CONVERGED[:1] + [dict(SITES_AS_CONVERGED[1], locations=[
         {"path": "/", "root": "/var/www/static"}, {"path": "/api", "proxy": "tcp://10.0.0.1"}])]},
         '"proxy": "tcp://10.0.0.1"', id="invalid-location"),
+    pytest.param({"pqc_edge_sites": SITES_AS_CONVERGED[:1] + [dict(SITES_AS_CONVERGED[1], locations=[
+        {"path": "/", "root": "/var/www/static"},
+        {"path": "/api", "proxy": "http://127.0.0.1:8081/", "proxy_ca_file": "/etc/ssl/operator/intranet.crt"}])]},
+        '"proxy_ca_file": "/etc/ssl/operator/intranet.crt"', id="ca-file-without-tls-upstream"),
+    pytest.param({"pqc_edge_sites": SITES_AS_CONVERGED[:1] + [dict(SITES_AS_CONVERGED[1], locations=[
+        {"path": "/", "root": "/var/www/static"},
+        {"path": "/a/", "proxy": "https://intranet.example.test:8444/", "proxy_ca_file": "/etc/ssl/operator/intranet.crt"},
+        {"path": "/b/", "proxy": "https://intranet.example.test:8444/b/", "proxy_ca_file": "/etc/ssl/operator/legacy.crt"}])]},
+        "https://intranet.example.test:8444 is verified against /etc/ssl/operator/intranet.crt (site static, location /a/)",
+        id="one-upstream-two-ca-files"),
     pytest.param({"nginx_require_pq_everywhere": True}, "/etc/nginx/sites-enabled/legacy:7", id="require-pq-everywhere"),
     # The operator's intranet server is the default server of 8444 already.
     pytest.param({"pqc_edge_sites": [dict(SITES_AS_CONVERGED[0], https_port=8444), SITES_AS_CONVERGED[1]]},
