@@ -88,31 +88,37 @@ source-cache: image
 image-bookworm: docker
 	scripts/build-image.sh bookworm pqc-edge/debian:12
 
+# liboqs and oqs-provider are in no registry these machines reach: the oqs scenario runs only with their archives in
+# PQC_EDGE_OQS_SOURCES (../shared/sources, or PQC_EDGE_SOURCE_CACHE) and the oqs-provider digest in
+# PQC_EDGE_OQS_PROVIDER_SHA256 (PQC_EDGE_LIBOQS_SHA256 for a liboqs archive that is not the GitHub release tarball).
+OQS_ARCHIVES := $(PQC_EDGE_OQS_SOURCES)/liboqs-0.15.0.tar.gz $(PQC_EDGE_OQS_SOURCES)/oqs-provider-0.11.0.tar.gz
+OQS_MISSING := $(strip $(foreach f,$(OQS_ARCHIVES),$(if $(wildcard $(f)),,$(f))) $(if $(PQC_EDGE_OQS_PROVIDER_SHA256),,PQC_EDGE_OQS_PROVIDER_SHA256))
+OQS_SKIPPED := SKIPPED molecule oqs (Debian 12, liboqs + oqs-provider): missing $(OQS_MISSING); upstream downloads are not reachable here
+
 # Two lanes side by side, each about half of the molecule time (one compiles heavily, the other waits more on
 # Ansible); scripts/molecule-lanes.sh prints each scenario's output whole when it ends.
 # The scenarios that need the source cache and build cache run plain (plain:), without the variables exported here,
 # as `molecule test -s <scenario>` in the checkout: their molecule.yml must find everything by itself.
-MOLECULE_LANES ?= "plain:static-openssl default options" "plain:fleet plain:source existing ca"
+# oqs ends the second lane when its archives are here, so that its compile overlaps options (which waits on Ansible)
+# instead of running after both lanes.
+LANE_1 := plain:static-openssl default options
+LANE_2 := plain:fleet plain:source existing ca$(if $(OQS_MISSING),, oqs)
+MOLECULE_LANES ?= "$(LANE_1)" "$(LANE_2)"
 molecule: venv collection-link image image-bookworm source-cache
 	rm -rf $(PQC_EDGE_BUILD_CACHE)
+	$(if $(OQS_MISSING),echo "$(OQS_SKIPPED)")
 	scripts/molecule-lanes.sh $(MOLECULE_LANES)
 
-# liboqs and oqs-provider are in no registry these machines reach: the scenario runs only with their archives in
-# PQC_EDGE_OQS_SOURCES (../shared/sources, or PQC_EDGE_SOURCE_CACHE) and the oqs-provider digest in
-# PQC_EDGE_OQS_PROVIDER_SHA256 (PQC_EDGE_LIBOQS_SHA256 for a liboqs archive that is not the GitHub release tarball).
-OQS_ARCHIVES := $(PQC_EDGE_OQS_SOURCES)/liboqs-0.15.0.tar.gz $(PQC_EDGE_OQS_SOURCES)/oqs-provider-0.11.0.tar.gz
+# The oqs scenario alone.
 test-oqs: venv collection-link image-bookworm
-	@missing=""
-	for f in $(OQS_ARCHIVES); do [ -f "$$f" ] || missing="$$missing $$f"; done
-	[ -n "$${PQC_EDGE_OQS_PROVIDER_SHA256:-}" ] || missing="$$missing PQC_EDGE_OQS_PROVIDER_SHA256"
-	if [ -n "$$missing" ]; then
-	  echo "SKIPPED molecule oqs (Debian 12, liboqs + oqs-provider): missing$$missing; upstream downloads are not reachable here"
-	  exit 0
-	fi
+	$(if $(OQS_MISSING),echo "$(OQS_SKIPPED)"; exit 0)
 	rm -rf $(PQC_EDGE_BUILD_CACHE)/oqs
 	molecule test -s oqs
 
-test: lint argspecs unit sanity integration molecule test-oqs
+# make test runs the integration tests (which start containers too) first in the second lane, beside static-openssl's
+# compile, rather than before both lanes.
+test: MOLECULE_LANES = "$(LANE_1)" "pytest:tests/integration $(LANE_2)"
+test: lint argspecs unit sanity molecule
 
 build: venv
 	ansible-galaxy collection build --force

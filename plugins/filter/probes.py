@@ -101,9 +101,13 @@ def probe_settings(certificates, inventory_address, given=None):
             classical_files = [roots + certificates["fleet_root_files"]["classical"]] if fleet else []
     offers = [{"kind": "ML-DSA", "signature_algorithms": PQ_SIGNATURES, "ca_files": pq_files},
               {"kind": "classical", "signature_algorithms": CLASSICAL_SIGNATURES, "ca_files": classical_files}]
+    profile = given.get("profile")
+    if profile is not None and not (isinstance(profile, dict) and profile.get("name") and profile.get("groups")):
+        raise AnsibleFilterError("probe_settings: profile must be pqc.edge.compliance_profile's result, not %r" % (profile,))
     return {"from": probe_from, "address": address, "ports": ports, "quic_ports": quic_ports,
             "trust_offers": [offer for offer in offers if offer["ca_files"]],
-            "issued_sites": list(certificates.get("issued_sites") or [])}
+            "issued_sites": list(certificates.get("issued_sites") or []),
+            "profile": profile}
 
 
 def probe_plan(servers, settings):
@@ -123,11 +127,20 @@ def probe_plan(servers, settings):
         for kind, offer in (("pq", pq_offer), ("predicted", PREDICTED_OFFER), ("classical", CLASSICAL_OFFER)):
             plan.append({"kind": kind, "item": endpoint, "side": target["side"], "probe": dict(where, **offer)})
         plan += _trust_steps(endpoint, target, where, settings)
+        if settings.get("profile"):
+            # The host's own OpenSSL completes handshakes and so reads the certificate; the controller's may not.
+            profile = settings["profile"]
+            plan.append({"kind": "compliance", "item": endpoint, "side": target["side"], "probe": dict(
+                where, groups=profile["groups"], key_shares=profile["groups"][:1], profile=profile,
+                engine="openssl" if target["side"] == "host" else "python")})
     for endpoint in servers.get("quic_endpoints", []):
         target = probe_target(endpoint, settings["from"], settings["address"], settings["quic_ports"])
         where = {"host": target["host"], "port": target["port"], "server_name": endpoint.get("server_name") or None,
                  "transport": "quic"}
-        for kind, offer in (("quic_pq", pq_offer), ("quic_classical", CLASSICAL_OFFER)):
+        # Under a profile the post-quantum offer over QUIC is the profile's own groups (CNSA 2.0 has no hybrid).
+        quic_offer = ({"groups": settings["profile"]["groups"], "key_shares": settings["profile"]["groups"][:1]}
+                      if settings.get("profile") else pq_offer)
+        for kind, offer in (("quic_pq", quic_offer), ("quic_classical", CLASSICAL_OFFER)):
             plan.append({"kind": kind, "item": endpoint, "side": target["side"], "probe": dict(where, **offer)})
     return plan
 
@@ -155,15 +168,23 @@ def report_plan(servers, hostname, fallback_port, settings):
     for endpoint in endpoints:
         target = probe_target(endpoint, settings["from"], settings["address"], settings["ports"])
         where = {"host": target["host"], "port": target["port"], "server_name": endpoint.get("server_name") or None}
-        plan.append({"kind": "enumerate", "item": endpoint, "side": target["side"], "probe": dict(where, enumerate=True)})
+        enumeration = dict(where, enumerate=True)
+        if settings.get("profile"):
+            # Judged against the host's profile too (see probe_plan), starting from an offer the profile allows.
+            profile = settings["profile"]
+            enumeration.update(groups=profile["groups"], key_shares=profile["groups"][:1], profile=profile,
+                               engine="openssl" if target["side"] == "host" else "python")
+        plan.append({"kind": "enumerate", "item": endpoint, "side": target["side"], "probe": enumeration})
         plan.append({"kind": "classical", "item": endpoint, "side": target["side"],
                      "probe": dict(where, **CLASSICAL_OFFER)})
         plan += _trust_steps(endpoint, target, where, settings)
     for endpoint in servers.get("quic_endpoints") or []:
         target = probe_target(endpoint, settings["from"], settings["address"], settings["quic_ports"])
-        plan.append({"kind": "quic_pq", "item": endpoint, "side": target["side"], "probe": {
-            "host": target["host"], "port": target["port"], "server_name": endpoint.get("server_name") or None,
-            "transport": "quic"}})
+        quic = {"host": target["host"], "port": target["port"], "server_name": endpoint.get("server_name") or None,
+                "transport": "quic"}
+        if settings.get("profile"):
+            quic.update(groups=settings["profile"]["groups"], key_shares=settings["profile"]["groups"][:1])
+        plan.append({"kind": "quic_pq", "item": endpoint, "side": target["side"], "probe": quic})
     return plan
 
 
@@ -196,7 +217,7 @@ def probe_answers(plan, from_controller=None, from_host=None, quic_retried=None,
     sources = {"controller": iter(from_controller or []), "host": iter(from_host or [])}
     retried = iter(quic_retried or [])
     by_kind = dict((kind, []) for kind in ("pq", "predicted", "classical", "trust", "quic_pq", "quic_classical",
-                                           "enumerate", "split"))
+                                           "enumerate", "split", "compliance"))
     for step in plan:
         answer = next(sources[step["side"]], None)
         if answer is None and missing:
@@ -245,6 +266,9 @@ def probe_verdict(answers, inventory_hostname, probe_from="controller"):
     must negotiate a hybrid group for a post-quantum offer, and every one must still serve a classical-only offer."""
     predicted, classical = _by_endpoint(answers.get("predicted", [])), _by_endpoint(answers.get("classical", []))
     quic_classical = _by_endpoint(answers.get("quic_classical", []))
+    compliance = _by_endpoint(answers.get("compliance", []))
+    # Under a profile a classical client may rightly be refused, and its own groups are the post-quantum offer.
+    profiled = bool(answers.get("compliance"))
     failures, table = [], [TABLE_FORMAT % ("server name:port", "served by", "PQ offer", "X25519 share", "classical",
                                            "PQ-safe")]
     for pq in answers.get("pq", []):
@@ -259,6 +283,16 @@ def probe_verdict(answers, inventory_hostname, probe_from="controller"):
         where = "%s (%s:%s%s, server name %s, %s:%s)" % (
             inventory_hostname, pq.get("host"), pq.get("port"), ", from the host" if pq.get("side") != probe_from else "",
             endpoint.get("server_name") or "(none)", endpoint.get("file"), endpoint.get("line"))
+        judged = compliance.get(_key(endpoint))
+        if judged is not None:
+            # Under a compliance profile the profile says what each client gets (CNSA 2.0 serves no classical client).
+            table.append(_compliance_line(judged))
+            if judged.get("failed"):
+                failures.append("%s could not be judged against its profile: %s" % (where, judged.get("msg")))
+            elif endpoint.get("reason") is None:
+                failures.extend("%s: profile %s: %s" % (where, judged["compliance"]["profile"], point)
+                                for point in judged["compliance"]["failed"])
+            continue
         if pq.get("failed") or other.get("failed"):
             failures.append("%s could not be probed: %s" % (where, pq.get("msg") if pq.get("failed") else other.get("msg")))
             continue
@@ -303,18 +337,31 @@ def probe_verdict(answers, inventory_hostname, probe_from="controller"):
             endpoint.get("server_name") or "(none)", endpoint.get("file"), endpoint.get("line"))
         if "negotiated_group" not in pq:
             failures.append("%s did not answer over QUIC: %s" % (where, pq.get("msg", "no result")))
-        elif endpoint.get("reason") is None and pq.get("group_kind") != "hybrid":
+        elif endpoint.get("reason") is None and not (pq.get("quantum_safe") if profiled else pq.get("group_kind") == "hybrid"):
             failures.append("%s negotiated %s over QUIC for a post-quantum client offer (alert: %s)" % (
                 where, _group(pq, "nothing"), pq.get("alert") or "none"))
-        elif other.get("negotiated_group") is None:
+        elif other.get("negotiated_group") is None and not profiled:
             failures.append("%s refused a classical-only client offer over QUIC" % where)
     return {
         "failures": failures, "table": table, "trust": trust, "quic_blocked": blocked,
         "counts": {"tls": len(answers.get("pq", [])), "quic": len(answers.get("quic_pq", [])),
                    "hybrid": len([pq for pq in answers.get("pq", []) if pq.get("group_kind") == "hybrid"]),
                    "quic_blocked": len(blocked),
+                   "compliant": len([answer for answer in answers.get("compliance", [])
+                                     if answer.get("compliance", {}).get("compliant")]),
                    "verified": len([probe for probe in answers.get("trust", []) if probe.get("certificate_verified")])},
     }
+
+
+def _compliance_line(judged):
+    """The table's line under a server judged against a profile."""
+    if judged.get("failed"):
+        return "    profile: not judged (%s)" % judged.get("msg")
+    verdict = judged["compliance"]
+    said = {True: "compliant", False: "NOT compliant (%d points)" % len(verdict["failed"]),
+            None: "no point failed, not all checked"}[verdict["compliant"]]
+    unchecked = ("; not checked: " + "; ".join(verdict["not_checked"])) if verdict["not_checked"] else ""
+    return "    profile %s: %s%s" % (verdict["profile"], said, unchecked)
 
 
 class FilterModule(object):

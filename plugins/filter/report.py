@@ -78,8 +78,9 @@ def _server_row(enum, classical, over_quic, server, certificates, trusted):
     """One server's row: what each offer got, what it supports, its certificates, its verdict and why."""
     endpoint = enum["item"]
     probed = not enum.get("failed") and "negotiated_group" in enum
-    quic_hybrid = over_quic is None or over_quic.get("group_kind") == "hybrid"
-    hybrid = probed and enum.get("group_kind") == "hybrid" and quic_hybrid
+    # Quantum-safe: a hybrid, or under a profile such as CNSA 2.0 a pure ML-KEM group.
+    quic_hybrid = over_quic is None or bool(over_quic.get("quantum_safe"))
+    hybrid = probed and bool(enum.get("quantum_safe")) and quic_hybrid
     if endpoint.get("reason"):
         why = endpoint["reason"]
     elif not probed:
@@ -104,8 +105,11 @@ def _server_row(enum, classical, over_quic, server, certificates, trusted):
         "pq_enforced": enum.get("pq_enforced"),
         "certificates": [dict(certificates[path], trusted=trusted.get("%s:%s" % (_named(endpoint), certificates[path]["key_algorithm"])))
                          for path in server.get("certificates", []) if path in certificates],
-        "verdict": ("hybrid" if hybrid else "classical") if probed else "unreachable",
+        "verdict": (("hybrid" if enum.get("group_kind") == "hybrid" else "post-quantum") if hybrid else "classical")
+        if probed else "unreachable",
         "why": why,
+        # The judgement of the host's compliance profile (pqc.edge.tls_probe), where it runs under one.
+        "compliance": enum.get("compliance"),
     }
 
 
@@ -130,10 +134,12 @@ def report_row(answers, survey):
                for enum in answers.get("enumerate", [])]
     primary = ([server for server in servers if server["served_by"].startswith("pqc.edge site")] + servers + [{}])[0]
     answering = [server for server in servers if server["verdict"] != "unreachable"]
-    hybrids = len([server for server in answering if server["verdict"] == "hybrid"])
+    hybrids = len([server for server in answering if server["verdict"] in ("hybrid", "post-quantum")])
+    # A profile may refuse classical clients by design (CNSA 2.0); without one, they must still be served.
+    profiled = answering and all(server["compliance"] for server in answering)
     if not answering:
         verdict = "unreachable"
-    elif hybrids == len(answering) and all(server["classical_offer_group"] for server in answering):
+    elif hybrids == len(answering) and (profiled or all(server["classical_offer_group"] for server in answering)):
         verdict = "PQ-ready"
     else:
         verdict = "partly PQ" if hybrids else "classical only"
@@ -154,7 +160,7 @@ def report_row(answers, survey):
         "pq_enforced": primary.get("pq_enforced"), "pq_offer_group": primary.get("pq_offer_group"),
         "pq_offer_quantum_safe": primary.get("pq_offer_quantum_safe"),
         "classical_offer_group": primary.get("classical_offer_group"), "certificates": primary.get("certificates"),
-        "servers": servers, "verdict": verdict,
+        "servers": servers, "verdict": verdict, "compliance": primary.get("compliance"),
         "traffic": dict((key, value) for key, value in traffic.items() if key not in TRAFFIC_NOT_COUNTS)
         if "tls_requests" in traffic else None,
         "traffic_error": traffic.get("msg"),

@@ -48,19 +48,22 @@ def scan_target(target):
     return {"target": text, "host": host, "port": port, "server_name": server_name}
 
 
-def scan_plan(targets):
+def scan_plan(targets, profile=None):
     """Every probe of pqc.edge.scan, from the controller: per target an enumeration (whose first handshake is the
-    post-quantum offer), an X25519-share offer, a classical-only offer and the post-quantum offer in small TCP
-    segments."""
+    post-quantum offer; it also judges the target against profile, pqc.edge.compliance_profile's result, when one is
+    given), an X25519-share offer, a classical-only offer and the post-quantum offer in small TCP segments."""
     if not isinstance(targets, list) or not targets:
         raise AnsibleFilterError("pqc_edge_scan_targets must be a non-empty list, not %r" % (targets,))
+    if profile is not None and not (isinstance(profile, dict) and profile.get("name")):
+        raise AnsibleFilterError("scan_plan: profile must be pqc.edge.compliance_profile's result, not %r" % (profile,))
+    enumerate_offer = dict({"enumerate": True}, **({"profile": profile} if profile else {}))
     plan = []
     for target in targets:
         parsed = scan_target(target)
         endpoint = {"target": parsed["target"], "address": parsed["host"], "port": parsed["port"],
                     "server_name": parsed["server_name"], "site": None, "file": None, "line": None, "reason": None}
         where = {"host": parsed["host"], "port": parsed["port"], "server_name": parsed["server_name"]}
-        for kind, offer in (("enumerate", {"enumerate": True}), ("predicted", PREDICTED_OFFER), ("classical", CLASSICAL_OFFER),
+        for kind, offer in (("enumerate", enumerate_offer), ("predicted", PREDICTED_OFFER), ("classical", CLASSICAL_OFFER),
                             ("split", SPLIT)):
             plan.append({"kind": kind, "item": endpoint, "side": "controller", "probe": dict(where, **offer)})
     return plan

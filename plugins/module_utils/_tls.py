@@ -188,10 +188,37 @@ def client_hello_message(groups, key_share_groups=(), server_name=None, signatur
     return b"\x01" + vector(body, 3)
 
 
-def client_hello(groups, key_share_groups=(), server_name=None, signature_schemes=None, grease=None):
+def client_hello(groups, key_share_groups=(), server_name=None, signature_schemes=None, grease=None, cipher_suites=None):
     """A TLS 1.3 ClientHello in a TLS record, as sent over TCP."""
-    handshake = client_hello_message(groups, key_share_groups, server_name, signature_schemes, grease)
+    handshake = client_hello_message(groups, key_share_groups, server_name, signature_schemes, grease,
+                                     cipher_suites=cipher_suites)
     return b"\x16\x03\x01" + vector(handshake, 2)
+
+
+# ECDHE with AES-GCM or ChaCha20, for ECDSA and RSA certificates: what a TLS 1.2 client of today offers.
+TLS12_CIPHER_SUITES = (0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8)
+TLS12_GROUPS = (0x001D, 0x0017, 0x0018)
+
+
+def client_hello_tls12(server_name=None):
+    """A TLS 1.2-only ClientHello in a TLS record: no supported_versions, so a server answers TLS 1.2 or refuses."""
+    extensions = b""
+    if server_name and not is_ip_address(server_name):
+        extensions += extension(0x0000, vector(b"\x00" + vector(sni(server_name), 2), 2))
+    extensions += extension(0x000A, vector(b"".join(struct.pack("!H", g) for g in TLS12_GROUPS), 2))
+    extensions += extension(0x000B, vector(b"\x00", 1))  # ec_point_formats: uncompressed
+    schemes = [SIGNATURE_SCHEMES[n] for n in DEFAULT_SIGNATURE_SCHEMES if not n.startswith("mldsa")]
+    extensions += extension(0x000D, vector(b"".join(struct.pack("!H", s) for s in schemes), 2))
+    extensions += extension(0xFF01, b"\x00")  # renegotiation_info, empty (RFC 5746)
+    body = (
+        struct.pack("!H", 0x0303)
+        + os.urandom(32)
+        + vector(b"", 1)
+        + vector(b"".join(struct.pack("!H", c) for c in TLS12_CIPHER_SUITES), 2)
+        + b"\x01\x00"
+        + vector(extensions, 2)
+    )
+    return b"\x16\x03\x01" + vector(b"\x01" + vector(body, 3), 2)
 
 
 class Reader(object):
@@ -393,13 +420,23 @@ def exchange(host, port, hello, timeout, segment_size=None):
 
 
 def offer(host, port, groups, key_share_groups=(), server_name=None, signature_schemes=None, timeout=5.0, grease=None,
-          segment_size=None):
+          segment_size=None, cipher_suites=None):
     """Offer groups (code points) and report what the server answered (segment_size: see exchange).
 
     The result has negotiated_group (code point or None), hello_retry_request, alert, tls_version,
     cipher_suite and handshake_ms.
     """
-    hello = client_hello(groups, key_share_groups, server_name, signature_schemes, grease)
+    hello = client_hello(groups, key_share_groups, server_name, signature_schemes, grease, cipher_suites)
+    return answer_of(host, port, hello, timeout, segment_size)
+
+
+def offer_tls12(host, port, server_name=None, timeout=5.0):
+    """Offer TLS 1.2 only; the result is offer's, with tls_version TLSv1.2 when the server accepted it."""
+    return answer_of(host, port, client_hello_tls12(server_name), timeout)
+
+
+def answer_of(host, port, hello, timeout, segment_size=None):
+    """Send a ClientHello and read the server's first answer into offer's result."""
     data, seconds = exchange(host, port, hello, timeout, segment_size)
     if not data:
         raise ProbeError("%s port %s closed the connection without a TLS answer" % (host, port))

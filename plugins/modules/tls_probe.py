@@ -91,6 +91,14 @@ options:
         hybrid ClientHello (about 1.3 KB) often crosses the network in more than one segment; a server that expects
         the whole ClientHello in one read fails on it, and this finds such servers.
     type: int
+  profile:
+    description:
+      - Also judge the server against this compliance profile (as the filter P(pqc.edge.compliance_profile#filter)
+        returns it, or a dictionary in the same schema with a C(name)); see RV(compliance).
+      - Each key-exchange group, TLS 1.3 cipher suite and signature scheme is offered alone, and TLS 1.2 alone, with
+        hand-built ClientHello messages; with O(engine=openssl) a complete handshake offering the profile's own
+        signature schemes also shows the certificate served. Over TCP only.
+    type: dict
   probes:
     description:
       - Many probes in one call, instead of one module run per server and client offer (a loop costs a module run,
@@ -142,6 +150,9 @@ options:
       client_hello_segment_size:
         description: As O(client_hello_segment_size).
         type: int
+      profile:
+        description: As O(profile).
+        type: dict
 extends_documentation_fragment:
   - pqc.edge.read_only
 notes:
@@ -199,6 +210,15 @@ EXAMPLES = r"""
     ca_files: [/etc/pqc-edge/trust/mldsa-root.crt]
   register: trusted
   failed_when: not trusted.certificate_verified
+
+- name: Does the edge meet CNSA 2.0? (compliance.failed says where not)
+  pqc.edge.tls_probe:
+    host: 127.0.0.1
+    port: 8443
+    engine: openssl
+    profile: "{{ 'cnsa2' | pqc.edge.compliance_profile }}"
+  register: cnsa2
+  failed_when: not cnsa2.compliance.compliant
 
 - name: Three client offers to two servers, in one module run
   pqc.edge.tls_probe:
@@ -322,6 +342,25 @@ verify_error:
   type: str
   returned: when O(ca_files) is given and a handshake completed
   sample: self-signed certificate in certificate chain
+certificate_signature_algorithm:
+  description: Algorithm the server certificate is signed with, as OpenSSL names it.
+  type: str
+  returned: when O(engine=openssl) and a handshake completed
+  sample: ML-DSA-87
+compliance:
+  description:
+    - The judgement of O(profile). C(compliant) is true when every point was checked and none failed, false when
+      one failed, null when none failed but some could not be checked (C(not_checked) says which and why).
+    - C(failed) lists each difference in plain words, such as C(TLS_AES_128_GCM_SHA256 accepted) or
+      C(leaf key is ML-DSA-44 for a client offering mldsa87; the profile requires ML-DSA-87); C(observed) is what
+      the server accepted.
+  type: dict
+  returned: when O(profile) is given
+  sample:
+    profile: cnsa2
+    compliant: false
+    failed: [accepted X25519MLKEM768 offered alone; the profile does not allow it]
+    not_checked: []
 probes:
   description:
     - One answer per entry of O(probes), in order. Each holds what a single probe returns (those of O(enumerate) where
@@ -346,6 +385,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pqc.edge.plugins.module_utils import _groups
+from ansible_collections.pqc.edge.plugins.module_utils import _profiles
 from ansible_collections.pqc.edge.plugins.module_utils import _quic
 from ansible_collections.pqc.edge.plugins.module_utils import _tls
 
@@ -420,15 +460,16 @@ class OpenSSLEngine(object):
         return group in self.local
 
     def certificate_details(self, pem):
-        """Key algorithm and whole days left of a PEM certificate."""
+        """Key algorithm, whole days left and signature algorithm of a PEM certificate."""
         rc, out, dummy = self.module.run_command([self.binary, "x509", "-noout", "-text", "-enddate"], data=pem)
         algorithm = re.search(r"Public Key Algorithm: (\S+)", out) if rc == 0 else None
+        signature = re.search(r"Signature Algorithm: (\S+)", out) if rc == 0 else None
         end = re.search(r"^notAfter=(.+)$", out, re.M) if rc == 0 else None
         days = None
         if end:
             expires = datetime.datetime.strptime(end.group(1).strip(), "%b %d %H:%M:%S %Y GMT")
             days = (expires - datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)).days
-        return (algorithm.group(1) if algorithm else None), days
+        return (algorithm.group(1) if algorithm else None), days, (signature.group(1) if signature else None)
 
     def _decoy(self, groups):
         """A group this client has and the server is not known to support, to carry the one key share."""
@@ -487,7 +528,8 @@ class OpenSSLEngine(object):
         result["handshake_ms"] = round(seconds * 1000.0, 3)
         pem = result.pop("certificate_pem", None)
         if pem:
-            result["certificate_key_algorithm"], result["certificate_days_left"] = self.certificate_details(pem)
+            (result["certificate_key_algorithm"], result["certificate_days_left"],
+             result["certificate_signature_algorithm"]) = self.certificate_details(pem)
         verify = result.pop("verify", None)
         if self.ca_file and result["negotiated_group"] is not None:
             result["certificate_verified"] = verify is not None and verify[0] == 0
@@ -623,6 +665,7 @@ def probe(module, p, enumerate_groups=False):
         raise ProbeInputError("ca_files needs engine=openssl: the python engine reads no certificate")
     if not p["groups"]:
         raise ProbeInputError("groups is empty: offer at least one key-exchange group")
+    profile = checked_profile(p) if p.get("profile") else None
     try:
         groups = _groups.resolve(p["groups"])
         key_shares = _groups.resolve(p["key_shares"]) if p["key_shares"] is not None else groups[:1]
@@ -644,7 +687,81 @@ def probe(module, p, enumerate_groups=False):
             candidates = [g for g in candidates if g in engine.local]
         result.update(enumerate_server(engine, candidates))
     result.update(engine=engine.name, transport=p["transport"])
+    if profile is not None:
+        result["compliance"] = observe_for_profile(module, p, result, profile)
     return result
+
+
+def observe_for_profile(module, p, result, profile):
+    """What judging a profile needs to know of the server: each group, TLS 1.3 suite and signature scheme offered
+    alone, a TLS 1.2-only offer, and with engine=openssl the certificate served for the profile's own offer."""
+    options = dict(p, transport="tcp", signature_algorithms=None, client_hello_segment_size=None)
+    python = PythonEngine(module, options)
+    if result.get("engine") == "python" and "supported_groups" in result:
+        enumeration = result
+    else:
+        enumeration = enumerate_server(python, [g for g in _groups.GROUPS if python.can_share(g)])
+    supported = _groups.resolve(enumeration["supported_groups"])
+    observed = {
+        "supported_groups": enumeration["supported_groups"],
+        "server_preference": enumeration["server_preference"],
+        "first_group": enumeration["supported_groups"][0] if enumeration["server_preference"] else None,
+        "tls12": _tls.offer_tls12(p["host"], p["port"], python.server_name, p["timeout"])["tls_version"] == "TLSv1.2",
+    }
+    not_checked = []
+    carrier = [g for g in supported if python.can_share(g)][:1]
+    if carrier:
+        codes = dict((name, code) for code, name in _tls.CIPHER_SUITES.items())
+        observed["ciphersuites"] = [
+            suite for suite in _profiles.TLS13_SUITES
+            if _tls.offer(p["host"], p["port"], [carrier[0].codepoint], [carrier[0].codepoint], python.server_name,
+                          timeout=p["timeout"], cipher_suites=[codes[suite]])["tls_version"] == "TLSv1.3"]
+        observed["signature_algorithms"] = [
+            scheme for scheme in _profiles.SIGNATURE_SCHEMES
+            if _tls.offer(p["host"], p["port"], [carrier[0].codepoint], [carrier[0].codepoint], python.server_name,
+                          [_tls.SIGNATURE_SCHEMES[scheme]], p["timeout"])["tls_version"] == "TLSv1.3"]
+    else:
+        not_checked.append("cipher suites and signature schemes: the server accepted no group this probe can share a key for")
+    if p["engine"] == "openssl":
+        offer = _profiles.checks(profile)["certificate_offer"]
+        engine = OpenSSLEngine(module, dict(p, signature_algorithms=offer))
+        groups = [g for g in supported if g.name in profile["groups"] and engine.can_share(g)] or \
+            [g for g in supported if engine.can_share(g)]
+        certificate = None
+        if groups:
+            answer = engine.offer(groups, groups[:1])
+            if answer["negotiated_group"] is not None:
+                certificate = {
+                    "key_algorithm": answer.get("certificate_key_algorithm"),
+                    "signature_algorithm": answer.get("certificate_signature_algorithm"),
+                    "peer_signature_algorithm": answer.get("peer_signature_algorithm"),
+                }
+        observed["certificate"] = certificate
+    else:
+        not_checked.append("the certificate served: needs engine=openssl, a complete handshake")
+    failed = _profiles.judge(profile, observed)
+    return {
+        "profile": profile["name"],
+        # Compliant only when every point was checked and none failed.
+        "compliant": (not failed) if not not_checked else (False if failed else None),
+        "failed": failed,
+        "not_checked": not_checked,
+        "observed": observed,
+    }
+
+
+def checked_profile(p):
+    """p["profile"] in the profile schema (with its name), or ProbeInputError naming what is wrong."""
+    if p["transport"] != "tcp":
+        raise ProbeInputError("profile needs transport=tcp: suites, schemes and TLS 1.2 are offered over TCP")
+    given = dict(p["profile"])
+    name = str(given.pop("name", "profile"))
+    try:
+        profile = _profiles.validate(name, given)
+    except _profiles.ProfileError as exc:
+        raise ProbeInputError(str(exc))
+    profile["name"] = name
+    return profile
 
 
 def probe_many(module, p):
@@ -677,7 +794,7 @@ def unreadable(p, exc):
 
 # The options of one server and client offer, which each entry of `probes` may set for itself.
 PROBE_OPTIONS = ("host", "port", "transport", "server_name", "groups", "key_shares", "signature_algorithms", "engine",
-                 "ca_files", "enumerate", "client_hello_segment_size")
+                 "ca_files", "enumerate", "client_hello_segment_size", "profile")
 
 
 def argument_spec():
@@ -696,6 +813,7 @@ def argument_spec():
         ca_files=dict(type="list", elements="path"),
         timeout=dict(type="float", default=5.0),
         client_hello_segment_size=dict(type="int"),
+        profile=dict(type="dict"),
     )
     # Derived from the top-level options, without their defaults: what an entry leaves out comes from the top level.
     entry = {name: {key: value for key, value in spec[name].items() if key != "default"} for name in PROBE_OPTIONS}

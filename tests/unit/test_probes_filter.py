@@ -143,7 +143,7 @@ def test_a_host_that_negotiates_the_hybrid_everywhere_passes_with_a_row_per_serv
     verdict = verdict_of([hybrid(), hybrid("X25519"), hybrid("X25519"), trust, hybrid(), hybrid("X25519")],
                          [hybrid(), hybrid(), hybrid("X25519")])
     assert verdict["failures"] == []
-    assert verdict["counts"] == {"tls": 2, "quic": 1, "hybrid": 2, "quic_blocked": 0, "verified": 1}
+    assert verdict["counts"] == {"tls": 2, "quic": 1, "hybrid": 2, "quic_blocked": 0, "verified": 1, "compliant": 0}
     assert " ".join(verdict["table"][1].split()) == "edge1.example.org:8443 site default X25519MLKEM768 X25519 X25519 True"
     assert " ".join(verdict["table"][2].split()).startswith("admin:8449 operator X25519MLKEM768")
     assert verdict["table"][3].split()[:3] == ["edge1.example.org:8443/udp", "site", "default,"]
@@ -176,3 +176,58 @@ def test_each_way_a_server_fails_is_named_with_where_it_is():
                            "against /c/root.crt: unable to get local issuer certificate")
     assert failures[3].endswith("did not answer over QUIC: timed out; and on the host itself: no QUIC answer")
     assert len(failures) == 4 and verdict["counts"]["verified"] == 0
+
+
+CNSA2 = {"name": "cnsa2", "groups": ["MLKEM1024"], "protocols": ["TLSv1.3"]}
+
+
+def test_under_a_profile_each_tls_server_is_also_judged_with_the_engine_of_its_side():
+    assert probe_settings(SELF_SIGNED, "a", {"profile": CNSA2})["profile"] == CNSA2
+    assert probe_settings(SELF_SIGNED, "a", {})["profile"] is None
+    with pytest.raises(AnsibleFilterError, match="compliance_profile's result"):
+        probe_settings(SELF_SIGNED, "a", {"profile": "cnsa2"})
+    servers = {"tls_endpoints": [endpoint(None), endpoint("127.0.0.1", 8449, site=None, name="admin")]}
+    steps = probe_plan(servers, dict(SETTINGS, profile=CNSA2))
+    judged = [(s["side"], s["probe"]["engine"], s["probe"]["groups"]) for s in steps if s["kind"] == "compliance"]
+    assert judged == [("controller", "python", ["MLKEM1024"]), ("host", "openssl", ["MLKEM1024"])]
+    assert all(s["probe"]["profile"] == CNSA2 for s in steps if s["kind"] == "compliance")
+    assert not [s for s in probe_plan(servers, SETTINGS) if s["kind"] == "compliance"]
+
+
+def judgement(failed=(), not_checked=()):
+    return dict(hybrid("MLKEM1024"), compliance={"profile": "cnsa2", "failed": list(failed), "not_checked": list(not_checked),
+                                                 "compliant": (not failed) if not not_checked else (False if failed else None)})
+
+
+def test_a_server_under_a_profile_fails_on_its_points_not_on_the_classical_offer():
+    servers = {"tls_endpoints": [endpoint(None), endpoint("127.0.0.1", 8449, site=None, name="admin")]}
+    steps = probe_plan(servers, dict(SETTINGS, profile=CNSA2))
+    refused = dict(answer(None), alert="handshake_failure", host="203.0.113.5", port=18443)
+    refused_on_host = dict(refused, host="127.0.0.1", port=8449)
+    controller = [refused, refused, refused, {"failed": False},
+                  judgement(not_checked=["the certificate served: needs engine=openssl, a complete handshake"])]
+    host = [refused_on_host] * 3 + [judgement(["TLS_AES_128_GCM_SHA256 accepted"])]
+    verdict = probe_verdict(probe_answers(steps, controller, host), "edge1")
+    assert verdict["failures"] == ["edge1 (127.0.0.1:8449, from the host, server name admin, /etc/nginx/x.conf:3): "
+                                   "profile cnsa2: TLS_AES_128_GCM_SHA256 accepted"]
+    assert verdict["table"][2] == ("    profile cnsa2: no point failed, not all checked; not checked: the certificate "
+                                   "served: needs engine=openssl, a complete handshake")
+    assert verdict["table"][4] == "    profile cnsa2: NOT compliant (1 points)"
+    assert verdict["counts"]["compliant"] == 0
+    host[-1] = judgement()
+    assert probe_verdict(probe_answers(steps, controller, host), "edge1")["counts"]["compliant"] == 1
+
+
+def test_under_a_profile_quic_is_offered_the_profiles_groups_and_a_refused_classical_client_is_no_failure():
+    servers = {"tls_endpoints": [endpoint(None)], "quic_endpoints": [endpoint(None)]}
+    steps = probe_plan(servers, dict(SETTINGS, profile=CNSA2))
+    quic = [s["probe"] for s in steps if s["kind"] == "quic_pq"]
+    assert [(p["groups"], p["key_shares"], p["transport"]) for p in quic] == [(["MLKEM1024"], ["MLKEM1024"], "quic")]
+    refused = dict(answer(None), alert="handshake_failure", host="203.0.113.5", port=18443)
+    mlkem = dict(hybrid("MLKEM1024"), group_kind="pq", quantum_safe=True)
+    controller = [refused, refused, refused, {"failed": False}, judgement(), mlkem, refused]
+    assert probe_verdict(probe_answers(steps, controller, []), "edge1")["failures"] == []
+    controller[5] = refused
+    assert probe_verdict(probe_answers(steps, controller, []), "edge1")["failures"] == [
+        "edge1 (203.0.113.5:18443/udp, HTTP/3, server name edge1.example.org, /etc/nginx/x.conf:3) negotiated nothing "
+        "over QUIC for a post-quantum client offer (alert: handshake_failure)"]

@@ -95,3 +95,22 @@ def test_a_server_classical_over_quic_is_not_counted_hybrid():
     site = report_row(answers, survey(crypto_provider="oqsprovider"))["servers"][0]
     assert site["verdict"] == "classical"
     assert site["why"] == "over HTTP/3 (QUIC): negotiated X25519 for a post-quantum offer"
+
+
+def test_under_a_profile_each_server_is_judged_and_classical_refusals_do_not_lower_the_verdict():
+    cnsa2 = {"name": "cnsa2", "groups": ["MLKEM1024"]}
+    settings = {"from": "controller", "address": "203.0.113.5", "ports": {}, "quic_ports": {}, "trust_offers": [],
+                "issued_sites": [], "profile": cnsa2}
+    servers = dict(SERVERS, tls_endpoints=[SITE, ADMIN])
+    steps = report_plan(servers, "edge1", 8443, settings)
+    enumerations = [(s["side"], s["probe"]["engine"], s["probe"]["groups"], s["probe"]["profile"]["name"])
+                    for s in steps if s["kind"] == "enumerate"]
+    assert enumerations == [("controller", "python", ["MLKEM1024"], "cnsa2"), ("host", "openssl", ["MLKEM1024"], "cnsa2")]
+    assert [s["probe"]["groups"] for s in steps if s["kind"] == "quic_pq"] == [["MLKEM1024"]]
+    judged = {"profile": "cnsa2", "compliant": True, "failed": [], "not_checked": []}
+    mlkem = answer("MLKEM1024", "pq", quantum_safe=True, compliance=judged)
+    refused = {"failed": False, "negotiated_group": None, "alert": "handshake_failure"}
+    row = report_row(probe_answers(steps, [mlkem, refused, answer("MLKEM1024", "pq", quantum_safe=True)],
+                                   [mlkem, refused]), survey(servers=servers))
+    assert [(s["verdict"], s["compliance"]["compliant"]) for s in row["servers"]] == [("post-quantum", True)] * 2
+    assert row["verdict"] == "PQ-ready" and row["compliance"] == judged

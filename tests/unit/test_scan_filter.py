@@ -63,3 +63,18 @@ def test_each_target_gets_four_offers_and_its_own_row():
     assert (pq["answers_split_client_hello"], old["answers_split_client_hello"], gone["answers_split_client_hello"]) == (
         True, False, None)
     assert old["split_client_hello_error"] == closed["msg"] and pq["split_client_hello_error"] is None
+
+
+def test_a_scan_profile_is_judged_in_the_enumeration_and_lands_in_the_row():
+    profile = {"name": "cnsa2", "groups": ["MLKEM1024"]}
+    plan = scan_plan(["pq.example:8443"], profile)
+    assert plan[0]["probe"]["profile"] == profile and "profile" not in plan[1]["probe"]
+    assert "profile" not in scan_plan(["pq.example:8443"])[0]["probe"]
+    with pytest.raises(AnsibleFilterError, match="compliance_profile's result"):
+        scan_plan(["pq.example:8443"], "cnsa2")
+    judged = {"profile": "cnsa2", "compliant": False, "failed": ["accepted x25519 offered alone; the profile does not allow it"],
+              "not_checked": []}
+    enum = {"failed": False, "negotiated_group": "x25519", "group_kind": "classical", "supported_groups": ["x25519"],
+            "compliance": judged}
+    row = scan_rows(plan, [enum, enum, enum, enum])[0]
+    assert row["compliance"] == judged

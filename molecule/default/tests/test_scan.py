@@ -57,7 +57,8 @@ def test_scan_judges_servers_it_does_not_manage_and_writes_a_valid_cbom(host, ru
     try:
         targets = [{"target": "%s:8443" % address, "server_name": "pqc-edge-molecule"}, "%s:9552" % address,
                    "https://%s:9/" % address, {"target": "%s:9553" % address, "server_name": "pqc-edge-molecule"}]
-        result = run_playbook(SCAN, {"pqc_edge_scan_targets": targets, "pqc_edge_report_dir": str(tmp_path)})
+        result = run_playbook(SCAN, {"pqc_edge_scan_targets": targets, "pqc_edge_report_dir": str(tmp_path),
+                                     "pqc_edge_scan_profile": "cnsa2"})
     finally:
         host.run("pkill -f 's_server -accept 9552'; pkill -f one-read.py")
     said = " ".join((result.stdout + result.stderr).split())
@@ -82,6 +83,16 @@ def test_scan_judges_servers_it_does_not_manage_and_writes_a_valid_cbom(host, ru
                          "%s:9553 pqc-edge-molecule:9553" % address]
     for name in ("pqc-scan.md", "pqc-scan.html"):
         assert "PQ-ready" in (tmp_path / name).read_text()
+        assert "Compliance with a profile" in (tmp_path / name).read_text()
+    # Judged against CNSA 2.0 from the controller: the web edge and the X25519 server fail it, each in words; the
+    # controller's probe reads no certificate, so that point is said to be unchecked, never passed.
+    edge, x25519_only = rows[0]["compliance"], rows[1]["compliance"]
+    assert edge["profile"] == "cnsa2" and edge["compliant"] is False
+    assert "accepted X25519MLKEM768 offered alone; the profile does not allow it" in edge["failed"]
+    assert "TLS_AES_128_GCM_SHA256 accepted" in edge["failed"]
+    assert edge["not_checked"] == ["the certificate served: needs engine=openssl, a complete handshake"]
+    assert "accepted none of the profile's groups (MLKEM1024)" in x25519_only["failed"]
+    assert rows[2]["compliance"] is None
 
 
 def test_a_malformed_target_is_refused_naming_it(run_playbook, tmp_path):
