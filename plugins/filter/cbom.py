@@ -134,6 +134,19 @@ def _iso(openssl_date):
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def compliance_properties(compliance):
+    """The verdict of a compliance profile on an endpoint as CycloneDX properties (name/value pairs, one per failed or
+    unchecked point); none where the endpoint was not judged."""
+    if not isinstance(compliance, dict) or not isinstance(compliance.get("profile"), str):
+        return []
+    verdict = {True: "true", False: "false"}.get(compliance.get("compliant"), "not all checked")
+    properties = [{"name": "pqc-edge:compliance:profile", "value": compliance["profile"]},
+                  {"name": "pqc-edge:compliance:compliant", "value": verdict}]
+    for key, name in (("failed", "failed"), ("not_checked", "not-checked")):
+        properties += [{"name": "pqc-edge:compliance:" + name, "value": str(point)} for point in _list(compliance.get(key))]
+    return properties
+
+
 def cbom(rows, generated):
     """A CycloneDX 1.6 CBOM (a dict, to be written as JSON) of pqc.edge.report's rows; generated is the report's time
     (ISO 8601). Unreachable hosts and servers that did not answer have no endpoint."""
@@ -189,10 +202,13 @@ def cbom(rows, generated):
             if suites:
                 protocol["cipherSuites"] = suites
             name = "%s %s:%s" % (row.get("host"), server.get("server_name") or "(default)", server.get("port"))
-            add({"type": "cryptographic-asset", "bom-ref": _ref("endpoint", row.get("host"), server.get("server_name"),
-                                                                server.get("port")),
-                 "name": name, "cryptoProperties": {"assetType": "protocol", "protocolProperties": protocol}},
-                group_refs + uses)
+            endpoint = {"type": "cryptographic-asset", "bom-ref": _ref("endpoint", row.get("host"), server.get("server_name"),
+                                                                       server.get("port")),
+                        "name": name, "cryptoProperties": {"assetType": "protocol", "protocolProperties": protocol}}
+            judged = compliance_properties(server.get("compliance"))
+            if judged:
+                endpoint["properties"] = judged
+            add(endpoint, group_refs + uses)
     return {
         "bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1,
         # One serial number per report: its time and its rows.

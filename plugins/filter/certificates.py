@@ -22,10 +22,11 @@ def _unique(items):
     return seen
 
 
-def issued_certificates(sites, algorithms, certificates_dir, subject_alt_names=(), acme_algorithm=None):
+def issued_certificates(sites, algorithms, certificates_dir, subject_alt_names=(), acme_algorithm=None, usage="server"):
     """One key and certificate per site and algorithm, in the site's own directory: site, algorithm, certificate,
     private_key, common_name (the site's first server name), subject_alt_names (every server name, then the site's
-    and the role's extras, each once) and acme (the ACME directory issues it: the algorithm is acme_algorithm)."""
+    and the role's extras, each once), acme (the ACME directory issues it: the algorithm is acme_algorithm) and usage
+    (server, or client for a host's own client certificates)."""
     # Lenient on purpose: the preflight's asserts name a malformed site with its value, which they cannot where
     # this filter, evaluated earlier for a task's condition, fails first.
     issued = []
@@ -37,7 +38,8 @@ def issued_certificates(sites, algorithms, certificates_dir, subject_alt_names=(
             base = posixpath.join(certificates_dir, str(site["name"]), algorithm)
             issued.append({"site": site["name"], "algorithm": algorithm, "certificate": base + ".crt",
                            "private_key": base + ".key", "common_name": server_names[0] if server_names else None,
-                           "subject_alt_names": names, "acme": acme_algorithm is not None and algorithm == acme_algorithm})
+                           "subject_alt_names": names, "acme": acme_algorithm is not None and algorithm == acme_algorithm,
+                           "usage": usage})
     return issued
 
 

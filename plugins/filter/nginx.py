@@ -38,10 +38,12 @@ def _location(location, ca_file):
     return dict(location, upstream_tls={"ca_file": location.get("proxy_ca_file") or ca_file} if tls else None)
 
 
-def nginx_sites(site_list, https_port, http_port, ca_file=None):
+def nginx_sites(site_list, https_port, http_port, ca_file=None, client_ca_file=None):
     """pqc_edge_sites with every optional key filled in: ports as numbers (the role's ports where a site sets none),
-    default_server, certificates (empty: the ones the certificates role issues), locations (each with upstream_tls)
-    and extra_directives. `ca_file` verifies https:// upstreams whose location names no proxy_ca_file."""
+    default_server, certificates (empty: the ones the certificates role issues), locations (each with upstream_tls),
+    extra_directives, client_auth (none, optional or required) and client_ca_file (the site's own, else
+    `client_ca_file`, the fleet CA's roots, where the site asks for client certificates; None where there is none).
+    `ca_file` verifies https:// upstreams whose location names no proxy_ca_file."""
     if not isinstance(site_list, list) or not all(isinstance(site, dict) and "name" in site for site in site_list):
         raise AnsibleFilterError("nginx_sites expects a list of sites, each with a name, got %r" % (site_list,))
     return [dict(site,
@@ -50,7 +52,11 @@ def nginx_sites(site_list, https_port, http_port, ca_file=None):
                  default_server=bool(site.get("default_server", False)),
                  certificates=site.get("certificates") or [],
                  locations=[_location(location, ca_file) for location in (site.get("locations") or DEFAULT_LOCATIONS)],
-                 extra_directives=site.get("extra_directives") or [])
+                 extra_directives=site.get("extra_directives") or [],
+                 client_auth=site.get("client_auth") or "none",
+                 # A file the site names is kept as given (the preflight checks it whatever client_auth says).
+                 client_ca_file=site["client_ca_file"] if site.get("client_ca_file") is not None
+                 else client_ca_file if (site.get("client_auth") or "none") != "none" else None)
             for site in site_list]
 
 

@@ -42,16 +42,20 @@ def scan_target(target):
     server_name = given.get("server_name", None if match.group("v6") or re.match(r"^[0-9.]+$", host) else host)
     if server_name is not None and not (isinstance(server_name, str) and _NAME.match(server_name)):
         raise AnsibleFilterError("pqc_edge_scan_targets: server_name %r of %s is not a host name" % (server_name, text))
-    unknown = sorted(set(given) - {"target", "server_name"})
+    unknown = sorted(set(given) - {"target", "server_name", "quic"})
     if unknown:
         raise AnsibleFilterError("pqc_edge_scan_targets: %s has unknown keys %s" % (text, ", ".join(unknown)))
-    return {"target": text, "host": host, "port": port, "server_name": server_name}
+    quic = given.get("quic")
+    if quic is not None and not isinstance(quic, bool):
+        raise AnsibleFilterError("pqc_edge_scan_targets: quic %r of %s is not true or false" % (quic, text))
+    return {"target": text, "host": host, "port": port, "server_name": server_name, "quic": quic}
 
 
-def scan_plan(targets, profile=None):
+def scan_plan(targets, profile=None, quic=False):
     """Every probe of pqc.edge.scan, from the controller: per target an enumeration (whose first handshake is the
     post-quantum offer; it also judges the target against profile, pqc.edge.compliance_profile's result, when one is
-    given), an X25519-share offer, a classical-only offer and the post-quantum offer in small TCP segments."""
+    given), an X25519-share offer, a classical-only offer and the post-quantum offer in small TCP segments; and where
+    asked (the target's own quic, else quic) the post-quantum offer over QUIC to the same port over UDP."""
     if not isinstance(targets, list) or not targets:
         raise AnsibleFilterError("pqc_edge_scan_targets must be a non-empty list, not %r" % (targets,))
     if profile is not None and not (isinstance(profile, dict) and profile.get("name")):
@@ -66,6 +70,9 @@ def scan_plan(targets, profile=None):
         for kind, offer in (("enumerate", enumerate_offer), ("predicted", PREDICTED_OFFER), ("classical", CLASSICAL_OFFER),
                             ("split", SPLIT)):
             plan.append({"kind": kind, "item": endpoint, "side": "controller", "probe": dict(where, **offer)})
+        if parsed["quic"] if parsed["quic"] is not None else quic:
+            plan.append({"kind": "quic_pq", "item": endpoint, "side": "controller",
+                         "probe": dict(where, transport="quic", groups=SPLIT["groups"])})
     return plan
 
 
@@ -74,10 +81,12 @@ def scan_rows(plan, answers):
     unreachable), with what the X25519-share offer got beside it and whether the server answered the ClientHello
     split over many TCP segments (None where it answered neither way)."""
     by_kind = probe_answers(plan, answers)
+    over_quic = dict((answer["item"]["target"], answer) for answer in by_kind["quic_pq"])
     rows = []
     for index, enum in enumerate(by_kind["enumerate"]):
         endpoint = enum["item"]
-        one = {"enumerate": [enum], "classical": [by_kind["classical"][index]]}
+        one = {"enumerate": [enum], "classical": [by_kind["classical"][index]],
+               "quic_pq": [over_quic[endpoint["target"]]] if endpoint["target"] in over_quic else []}
         row = report_row(one, {"host": endpoint["target"], "address": endpoint["address"], "reachable": True})
         predicted = by_kind["predicted"][index]
         split = by_kind["split"][index]

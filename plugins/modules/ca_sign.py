@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: ca_sign
-short_description: Sign a TLS server certificate request with a CA whose key stays on this host, for allowed names only
+short_description: Sign a TLS server or client certificate request with a CA whose key stays on this host, for allowed names only
 version_added: "0.9.0"
 description:
   - Runs on the CA host. Takes a certificate signing request (CSR) as text, checks it, and returns the signed
@@ -19,7 +19,8 @@ description:
     name, and subject alternative names that are all in O(allowed_names) and, where O(allowed_domains) is given,
     all inside those domains. Anything else is refused before anything is signed or written.
   - The certificate's extensions are the module's, not the request's (a request cannot ask for C(CA:TRUE)), making a
-    TLS server certificate with the request's names, key and subject key identifiers.
+    TLS server certificate (or with O(usage=client) a TLS client certificate) with the request's names, key and
+    subject key identifiers.
   - Each certificate gets a random 159-bit serial number that is reserved in O(issued_dir) (one file per serial,
     created exclusively, so two concurrent signings never share one) and recorded with the requester in
     C(index.tsv) there.
@@ -52,6 +53,13 @@ options:
     type: list
     elements: str
     default: []
+  usage:
+    description:
+      - C(server) makes a TLS server certificate (extended key usage serverAuth), C(client) a TLS client certificate
+        (clientAuth) for mutual TLS. The names are checked the same way for both.
+    type: str
+    choices: [server, client]
+    default: server
   valid_days:
     description: Validity of the certificate, in days.
     type: int
@@ -205,18 +213,22 @@ def reserve_serial(issued_dir):
     raise OpenSSLError("no free serial number in %s after 16 tries" % issued_dir)
 
 
+# What a certificate of each usage may be used for (RFC 5280 4.2.1.12): a client certificate cannot serve a site.
+EXTENDED_KEY_USAGE = {"server": "serverAuth", "client": "clientAuth"}
+
+
 def sign(module, openssl, params, csr_path, names):
     issued_dir = params["issued_dir"]
     if not os.path.isdir(issued_dir):
         os.makedirs(issued_dir, 0o700)
     serial, record = reserve_serial(issued_dir)
     try:
-        extfile = os.path.join(module.tmpdir, "server-extensions.cnf")
+        extfile = os.path.join(module.tmpdir, "leaf-extensions.cnf")
         with open(extfile, "w") as f:
             # The names were checked above (DNS label characters or a parsed IP address): nothing else reaches the file.
             f.write("[server]\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
-                    "extendedKeyUsage=serverAuth\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n"
-                    "subjectAltName=%s\n" % ",".join(names))
+                    "extendedKeyUsage=%s\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n"
+                    "subjectAltName=%s\n" % (EXTENDED_KEY_USAGE[params["usage"]], ",".join(names)))
         out = os.path.join(module.tmpdir, "signed.pem")
         openssl.run(["x509", "-req", "-in", csr_path, "-CA", params["ca_certificate_path"], "-CAkey", params["ca_private_key_path"],
                      "-set_serial", "0x" + serial, "-days", str(params["valid_days"]), "-extfile", extfile, "-extensions", "server",
@@ -244,6 +256,7 @@ def main():
             allowed_names=dict(type="list", elements="str", required=True),
             allowed_domains=dict(type="list", elements="str", default=[]),
             valid_days=dict(type="int", default=365),
+            usage=dict(type="str", default="server", choices=["server", "client"]),
             requester=dict(type="str", required=True),
             issued_dir=dict(type="path", required=True),
             openssl_path=dict(type="path"),

@@ -81,6 +81,15 @@ options:
         RV(certificate_verified). The handshake is probed either way.
     type: list
     elements: path
+  client_certificate:
+    description:
+      - A client certificate (PEM) to show a server that asks for one (mutual TLS), with O(client_key); O(engine=openssl)
+        only. Whether or not one is given, RV(client_certificate_requested) and RV(client_ca_names) say what the
+        server asked for.
+    type: path
+  client_key:
+    description: The private key of O(client_certificate), read by openssl on the probing machine only.
+    type: path
   timeout:
     description: Seconds to wait for a connection and for each answer.
     type: float
@@ -153,6 +162,12 @@ options:
       profile:
         description: As O(profile).
         type: dict
+      client_certificate:
+        description: As O(client_certificate).
+        type: path
+      client_key:
+        description: As O(client_key).
+        type: path
 extends_documentation_fragment:
   - pqc.edge.read_only
 notes:
@@ -342,6 +357,16 @@ verify_error:
   type: str
   returned: when O(ca_files) is given and a handshake completed
   sample: self-signed certificate in certificate chain
+client_certificate_requested:
+  description: Whether the server asked the client for a certificate (a TLS 1.3 CertificateRequest).
+  type: bool
+  returned: when O(engine=openssl) and a handshake completed
+client_ca_names:
+  description: The CA names the server listed in its request for a client certificate, as OpenSSL prints them.
+  type: list
+  elements: str
+  returned: when O(engine=openssl) and a handshake completed
+  sample: ["CN=pqc.edge private CA (ML-DSA root)", "CN=pqc.edge private CA (ECDSA root)"]
 certificate_signature_algorithm:
   description: Algorithm the server certificate is signed with, as OpenSSL names it.
   type: str
@@ -444,6 +469,7 @@ class OpenSSLEngine(object):
                                   % (self.binary, (err or out).strip()))
         self.local = [g for g in (_groups.by_name(n) for n in out.strip().split(":")) if g is not None]
         self.known_supported = set()
+        self.client = ["-cert", p["client_certificate"], "-key", p["client_key"]] if p["client_certificate"] else []
         self.ca_file = None
         if p["ca_files"]:
             # s_client takes one CA file: the ones given, one after the other.
@@ -485,6 +511,7 @@ class OpenSSLEngine(object):
             args += ["-servername", self.server_name]
         if self.sigalgs:
             args += ["-sigalgs", ":".join(self.sigalgs)]
+        args += self.client
         if self.ca_file:
             args += ["-CAfile", self.ca_file,
                      "-verify_ip" if _tls.is_ip_address(self.server_name) else "-verify_hostname", self.server_name]
@@ -560,6 +587,10 @@ def parse_s_client(text):
     issuer = re.search(r"^issuer=(.*)$", text, re.M)
     verify = re.search(r"^Verify return code: (\d+) \((.*)\)$", text, re.M)
     pem = re.search(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", text, re.S)
+    # The server's CertificateRequest (s_client -msg) and the CA names it listed, one per line, before the schemes.
+    requested = re.search(r"<<< TLS 1\.3, Handshake \[length [0-9a-f]+\], CertificateRequest", text)
+    names = re.search(r"^Acceptable client certificate CA names\n(.*?)^(?:Requested Signature Algorithms|Client Certificate "
+                      r"Types|Peer sign|---)", text, re.M | re.S)
     result = {
         "negotiated_group": group,
         "hello_retry_request": len(re.findall(r"<<< TLS 1\.3, Handshake \[length [0-9a-f]+\], ServerHello", text)) > 1,
@@ -573,6 +604,8 @@ def parse_s_client(text):
         result["certificate_issuer"] = issuer.group(1).strip() if issuer else None
         result["certificate_pem"] = pem.group(0) if pem else None
         result["verify"] = (int(verify.group(1)), verify.group(2)) if verify else None
+        result["client_certificate_requested"] = requested is not None
+        result["client_ca_names"] = [line.strip() for line in names.group(1).splitlines() if line.strip()] if names else []
     return result
 
 
@@ -663,6 +696,8 @@ def probe(module, p, enumerate_groups=False):
                               % p["client_hello_segment_size"])
     if p["ca_files"] and p["engine"] != "openssl":
         raise ProbeInputError("ca_files needs engine=openssl: the python engine reads no certificate")
+    if bool(p["client_certificate"]) != bool(p["client_key"]) or (p["client_certificate"] and p["engine"] != "openssl"):
+        raise ProbeInputError("client_certificate and client_key go together, with engine=openssl (a complete handshake)")
     if not p["groups"]:
         raise ProbeInputError("groups is empty: offer at least one key-exchange group")
     profile = checked_profile(p) if p.get("profile") else None
@@ -794,7 +829,7 @@ def unreadable(p, exc):
 
 # The options of one server and client offer, which each entry of `probes` may set for itself.
 PROBE_OPTIONS = ("host", "port", "transport", "server_name", "groups", "key_shares", "signature_algorithms", "engine",
-                 "ca_files", "enumerate", "client_hello_segment_size", "profile")
+                 "ca_files", "enumerate", "client_hello_segment_size", "profile", "client_certificate", "client_key")
 
 
 def argument_spec():
@@ -814,6 +849,8 @@ def argument_spec():
         timeout=dict(type="float", default=5.0),
         client_hello_segment_size=dict(type="int"),
         profile=dict(type="dict"),
+        client_certificate=dict(type="path"),
+        client_key=dict(type="path", no_log=False),
     )
     # Derived from the top-level options, without their defaults: what an entry leaves out comes from the top level.
     entry = {name: {key: value for key, value in spec[name].items() if key != "default"} for name in PROBE_OPTIONS}

@@ -78,3 +78,12 @@ def test_unknown_path_and_method():
 def test_head_has_no_body_but_the_length():
     status, headers, body = call("/api/health", method="HEAD")
     assert status == "200 OK" and body == b"" and int(headers["Content-Length"]) > 0
+
+
+def test_the_client_certificate_nginx_verified_is_reported_and_none_by_default():
+    data = json.loads(call("/api/tls", **proxied(X_TLS_CLIENT_VERIFY="SUCCESS", X_TLS_CLIENT_SUBJECT="CN=edge-2",
+                                                 X_TLS_CLIENT_ISSUER="CN=pqc.edge private CA (ML-DSA root)"))[2])
+    assert data["client_certificate"] == {"verify": "SUCCESS", "subject": "CN=edge-2",
+                                          "issuer": "CN=pqc.edge private CA (ML-DSA root)"}
+    unauthenticated = json.loads(call("/api/tls", **proxied())[2])["client_certificate"]
+    assert unauthenticated == {"verify": "NONE", "subject": None, "issuer": None}

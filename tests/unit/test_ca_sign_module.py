@@ -167,3 +167,19 @@ def test_for_an_acme_ca_a_self_signed_stand_in_is_due_and_a_ca_signed_one_is_kep
         f.write(signed["certificate"])
     kept = run_module(certificate.main, dict(acme, csr_only=True))
     assert kept["reasons"] == [] and kept["csr"] == ""
+
+
+def test_a_client_certificate_is_for_client_authentication_only_and_still_for_allowed_names_only(edge, ca):
+    request = run_module(certificate.main, dict(edge, csr_only=True))
+    with pytest.raises(ModuleFail, match="names not allowed for this requester"):
+        run_module(ca_sign.main, sign_args(ca, request["csr"], usage="client", allowed_names=["DNS:other.example.org"]))
+    dummy, signed, installed = issue(edge, ca, usage="client")
+    text = subprocess.run(["openssl", "x509", "-noout", "-text"], input=signed["certificate"], capture_output=True, text=True,
+                          check=True).stdout
+    assert "TLS Web Client Authentication" in text and "TLS Web Server Authentication" not in text
+    assert installed["changed"]
+    # OpenSSL's own purpose check: good for a TLS client, not for a TLS server.
+    for purpose, verdict in (("sslclient", "OK"), ("sslserver", "error")):
+        checked = subprocess.run(["openssl", "verify", "-purpose", purpose, "-CAfile", ca["certificate_path"],
+                                  edge["certificate_path"]], capture_output=True, text=True, check=False)
+        assert verdict in (checked.stdout + checked.stderr), (purpose, checked.stdout, checked.stderr)

@@ -148,3 +148,24 @@ def test_what_a_lying_host_reports_stays_data_and_the_bom_stays_valid():
     validate(bom)
     names = [component["name"] for component in bom["components"]]
     assert "edge%s shop%s|x:8443%s" % (evil, evil, evil) in names and evil in names
+
+
+def test_a_profile_verdict_is_kept_on_its_endpoint_as_properties():
+    judged = row()
+    judged["servers"][0]["compliance"] = {"profile": "cnsa2", "compliant": False, "not_checked": [],
+                                          "failed": ["accepted X25519MLKEM768 offered alone; the profile does not allow it",
+                                                     "TLS_AES_128_GCM_SHA256 accepted"]}
+    judged["servers"][1]["compliance"] = {"profile": "cnsa2", "compliant": None, "failed": [],
+                                          "not_checked": ["the certificate served: needs engine=openssl"]}
+    bom = cbom([judged], GENERATED)
+    validate(bom)
+    endpoints = dict((c["name"], c.get("properties")) for c in bom["components"]
+                     if c["cryptoProperties"]["assetType"] == "protocol")
+    assert endpoints["edge1 edge.example:8443"] == [
+        {"name": "pqc-edge:compliance:profile", "value": "cnsa2"}, {"name": "pqc-edge:compliance:compliant", "value": "false"},
+        {"name": "pqc-edge:compliance:failed", "value": "accepted X25519MLKEM768 offered alone; the profile does not allow it"},
+        {"name": "pqc-edge:compliance:failed", "value": "TLS_AES_128_GCM_SHA256 accepted"}]
+    assert endpoints["edge1 legacy.example:9443"][1:] == [
+        {"name": "pqc-edge:compliance:compliant", "value": "not all checked"},
+        {"name": "pqc-edge:compliance:not-checked", "value": "the certificate served: needs engine=openssl"}]
+    assert all(props is None for props in dict((c["name"], c.get("properties")) for c in cbom([row()], GENERATED)["components"]).values())

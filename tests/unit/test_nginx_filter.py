@@ -103,3 +103,15 @@ def test_one_https_upstream_trusted_two_ways_is_named_since_nginx_shares_its_ses
         "https://api.internal:8443 is verified against /ca1.pem (site a, location /x/), /ca1.pem (site a, location /y/), "
         "/ca2.pem (site b, location /z/)"]
     assert nginx.upstream_trust_conflicts(sites[:1]) == [] and nginx.upstream_trust_conflicts(sites[1:]) == []
+
+
+def test_a_site_asking_for_client_certificates_trusts_its_own_ca_file_or_the_fleets():
+    sites = nginx.nginx_sites([{"name": "a", "client_auth": "required"},
+                               {"name": "b", "client_auth": "optional", "client_ca_file": "/etc/ssl/partners.pem"},
+                               {"name": "c"}], 8443, 8080, None, "/etc/pqc-edge/tls/fleet-ca/roots.pem")
+    assert [(s["client_auth"], s["client_ca_file"]) for s in sites] == [
+        ("required", "/etc/pqc-edge/tls/fleet-ca/roots.pem"), ("optional", "/etc/ssl/partners.pem"), ("none", None)]
+    without_fleet = nginx.nginx_sites([{"name": "a", "client_auth": "required"}], 8443, 8080)
+    assert without_fleet[0]["client_ca_file"] is None
+    # What a site names is kept for the preflight to judge, even where it asks for no client certificate.
+    assert nginx.nginx_sites([{"name": "a", "client_ca_file": ""}], 8443, 8080)[0]["client_ca_file"] == ""

@@ -28,6 +28,7 @@ def test_targets_are_host_port_or_https_urls_with_an_optional_server_name(target
     ({"target": "lb:443", "server_name": "bad name"}, "server_name 'bad name' of lb:443 is not a host name"),
     ({"target": "lb:443", "sni": "x"}, "lb:443 has unknown keys sni"),
     ({"server_name": "x"}, "has no target"),
+    ({"target": "lb:443", "quic": "yes"}, "quic 'yes' of lb:443 is not true or false"),
 ])
 def test_a_malformed_target_is_refused_naming_it(target, named):
     with pytest.raises(AnsibleFilterError, match="pqc_edge_scan_targets: .*" + named.replace("?", "[?]")):
@@ -78,3 +79,22 @@ def test_a_scan_profile_is_judged_in_the_enumeration_and_lands_in_the_row():
             "compliance": judged}
     row = scan_rows(plan, [enum, enum, enum, enum])[0]
     assert row["compliance"] == judged
+
+
+def test_quic_is_probed_where_a_target_or_the_scan_asks_and_lands_in_its_server_row():
+    targets = [{"target": "pq.example:8443", "quic": True}, "tcp.example:443", {"target": "no.example:443", "quic": False}]
+    assert [(s["item"]["target"], s["probe"]["transport"]) for s in scan_plan(targets) if s["kind"] == "quic_pq"] == [
+        ("pq.example:8443", "quic")]
+    plan = scan_plan(targets, None, True)
+    assert [s["item"]["target"] for s in plan if s["kind"] == "quic_pq"] == ["pq.example:8443", "tcp.example:443"]
+    hybrid = {"failed": False, "negotiated_group": "X25519MLKEM768", "group_kind": "hybrid", "quantum_safe": True,
+              "supported_groups": ["X25519MLKEM768", "x25519"]}
+    x25519 = dict(hybrid, negotiated_group="x25519", group_kind="classical", quantum_safe=False)
+    silent = {"failed": True, "msg": "no answer from tcp.example port 443 over QUIC"}
+    # Plan order: four TCP offers and QUIC for the first two targets, four TCP offers for the third.
+    answers = [hybrid, hybrid, x25519, hybrid, hybrid, hybrid, hybrid, x25519, hybrid, silent, hybrid, hybrid, x25519, hybrid]
+    pq, tcp, no = scan_rows(plan, answers)
+    assert (pq["verdict"], pq["servers"][0]["http3_pq_offer_group"]) == ("PQ-ready", "X25519MLKEM768")
+    assert (tcp["verdict"], tcp["servers"][0]["http3_pq_offer_group"]) == ("classical only", "no answer")
+    assert tcp["servers"][0]["why"] == "over HTTP/3 (QUIC): no answer from tcp.example port 443 over QUIC for a post-quantum offer"
+    assert (no["verdict"], no["servers"][0]["http3_pq_offer_group"]) == ("PQ-ready", None)

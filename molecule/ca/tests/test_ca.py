@@ -311,10 +311,47 @@ def test_acme_account_key_is_private_and_http01_is_served_before_the_redirect():
         assert chain == "2", "nginx serves the leaf and Pebble's intermediate"
 
 
-def test_without_acme_the_fleet_ca_signs_the_classical_certificate_and_acme_takes_it_back():
+# The default site, asking every client for a certificate from the fleet CA.
+MUTUAL_TLS_SITES = [{"name": "default", "server_names": ["{{ inventory_hostname }}"], "default_server": True,
+                     "client_auth": "required", "locations": [{"path": "/", "proxy": "backend"}]}]
+CLIENT_DIR = "/etc/pqc-edge/client"
+PROBE_CLIENT = """
+- name: Probe the edge's mutual TLS site with the edge's own ML-DSA client certificate
+  hosts: %s
+  gather_facts: false
+  tasks:
+    - name: Probe
+      pqc.edge.tls_probe:
+        host: 127.0.0.1
+        port: 8443
+        server_name: %s
+        engine: openssl
+        signature_algorithms: [mldsa44]
+        client_certificate: %s/mldsa44.crt
+        client_key: %s/mldsa44.key
+      register: probed
+    - name: Keep the answer on the controller
+      ansible.builtin.copy:
+        content: "{{ probed | to_json }}"
+        dest: "{{ answer }}"
+        mode: "0600"
+      delegate_to: localhost
+"""
+
+
+def api_tls(edge, name, *args):
+    """/api/tls through the edge with curl's own OpenSSL 3.5: (HTTP status, body)."""
+    out = edge.run("curl -sk --max-time 10 -w '\\n%%{http_code}' --resolve %s:8443:127.0.0.1 %s https://%s:8443/api/tls"
+                   % (name, " ".join(args), name)).stdout
+    body, dummy, status = out.rpartition("\n")
+    return status, body
+
+
+def test_without_acme_the_fleet_ca_signs_the_classical_certificate_and_client_certificates_for_mutual_tls(tmp_path):
     edge, name = node(EDGES[1]), EDGES[1]
     playbook = os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "converge.yml")
-    off = ansible_playbook(playbook, {"certificates_acme_directory": ""}, "--limit", name)
+    off = ansible_playbook(playbook, {"certificates_acme_directory": "", "certificates_client_certificate": True,
+                                      "pqc_edge_sites": MUTUAL_TLS_SITES}, "--limit", name)
     assert off.returncode == 0, off.stdout[-3000:] + off.stderr
     assert "ECDSA root" in edge.run("openssl x509 -in %s/default/ecdsa.crt -noout -issuer" % TLS_DIR).stdout
     # The fleet's classical root reached the controller, and a client with it alone verifies the served certificate.
@@ -322,11 +359,44 @@ def test_without_acme_the_fleet_ca_signs_the_classical_certificate_and_acme_take
         edge.run("cat > /root/client/ecdsa-root.crt <<'EOF'\n%sEOF" % f.read())
     out = s_client(edge, name, "/root/client/ecdsa-root.crt", "-groups X25519 -sigalgs ecdsa_secp256r1_sha256").stdout
     assert "Verification: OK" in out, out
+
+    # Mutual TLS: the edge's own client certificates (ML-DSA-44 and ECDSA, from the fleet CA, for client authentication
+    # only, naming the host alone) get through, and the backend sees who called; none, or one of another CA, does not.
+    for algorithm, root in (("mldsa44", "ML-DSA root"), ("ecdsa", "ECDSA root")):
+        text = edge.run("openssl x509 -in %s/%s.crt -noout -subject -issuer -ext extendedKeyUsage,subjectAltName"
+                        % (CLIENT_DIR, algorithm)).stdout
+        assert "TLS Web Client Authentication" in text and "Server Authentication" not in text, text
+        assert root in text and "subject=CN=%s" % name in text and "DNS:%s" % name in text, text
+        assert edge.file("%s/%s.key" % (CLIENT_DIR, algorithm)).mode == 0o600
+        status, body = api_tls(edge, name, "--cert %s/%s.crt --key %s/%s.key" % (CLIENT_DIR, algorithm, CLIENT_DIR, algorithm))
+        assert status == "200", body
+        seen = json.loads(body)["client_certificate"]
+        assert seen["verify"] == "SUCCESS" and seen["subject"] == "CN=%s" % name and root in seen["issuer"], seen
+    assert api_tls(edge, name)[0] == "400"
+    edge.run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /root/other.key "
+             "-out /root/other.crt -subj /CN=%s -days 2" % name)
+    assert api_tls(edge, name, "--cert /root/other.crt --key /root/other.key")[0] == "400"
+    # A client that spoofs the headers gets nothing by it: nginx sets them from the handshake.
+    status, body = api_tls(edge, name, "-H 'X-TLS-Client-Verify: SUCCESS' -H 'X-TLS-Client-Subject: CN=admin' "
+                           "--cert %s/ecdsa.crt --key %s/ecdsa.key" % (CLIENT_DIR, CLIENT_DIR))
+    assert json.loads(body)["client_certificate"]["subject"] == "CN=%s" % name
+    probe = tmp_path / "probe-client.yml"
+    probe.write_text(PROBE_CLIENT % (name, name, CLIENT_DIR, CLIENT_DIR))
+    answer = tmp_path / "answer.json"
+    probed = ansible_playbook(str(probe), {"answer": str(answer)})
+    assert probed.returncode == 0, probed.stdout[-3000:] + probed.stderr
+    probed = json.loads(answer.read_text())
+    assert probed["client_certificate_requested"] is True and probed["peer_signature_algorithm"] == "mldsa44"
+    assert sorted(probed["client_ca_names"]) == ["CN=pqc.edge private CA (ECDSA root)", "CN=pqc.edge private CA (ML-DSA root)"]
+
     back = ansible_playbook(playbook, None, "--limit", name)
     assert back.returncode == 0, back.stdout[-3000:] + back.stderr
     assert "Pebble Intermediate CA" in edge.run("openssl x509 -in %s/default/ecdsa.crt -noout -issuer" % TLS_DIR).stdout
     out = s_client(edge, name, "/root/client/acme-root.crt", "-groups X25519 -sigalgs ecdsa_secp256r1_sha256").stdout
     assert "Verification: OK" in out, out
+    # Back to no client authentication; the client keys are this test's to remove (the role leaves unused keys be).
+    assert api_tls(edge, name)[0] == "200"
+    edge.run("rm -rf %s /root/other.key /root/other.crt" % CLIENT_DIR)
 
 
 def sans(edge, path):

@@ -55,7 +55,7 @@ def test_scan_judges_servers_it_does_not_manage_and_writes_a_valid_cbom(host, ru
     front = host.run("setsid python3 /root/one-read.py </dev/null >/dev/null 2>&1 & sleep 1; ss -Htln 'sport = :9553'")
     assert ":9553" in front.stdout, front.stdout + front.stderr
     try:
-        targets = [{"target": "%s:8443" % address, "server_name": "pqc-edge-molecule"}, "%s:9552" % address,
+        targets = [{"target": "%s:8443" % address, "server_name": "pqc-edge-molecule", "quic": True}, "%s:9552" % address,
                    "https://%s:9/" % address, {"target": "%s:9553" % address, "server_name": "pqc-edge-molecule"}]
         result = run_playbook(SCAN, {"pqc_edge_scan_targets": targets, "pqc_edge_report_dir": str(tmp_path),
                                      "pqc_edge_scan_profile": "cnsa2"})
@@ -75,6 +75,8 @@ def test_scan_judges_servers_it_does_not_manage_and_writes_a_valid_cbom(host, ru
     assert [row["answers_split_client_hello"] for row in rows] == [True, True, None, False]
     assert "without a TLS answer" in rows[3]["split_client_hello_error"]
     assert rows[0]["supported_groups"][0] == "X25519MLKEM768" and rows[0]["servers"][0]["hello_retry_request"] is True
+    # Asked for QUIC, the edge answers the post-quantum offer over UDP 8443 with the hybrid; the others were not asked.
+    assert [row["servers"][0]["http3_pq_offer_group"] for row in rows] == ["X25519MLKEM768", None, None, None]
     assert "nothing listens there" in rows[2]["error"]
     cbom = (tmp_path / "pqc-scan.cdx.json").read_text()
     assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(cbom) is None

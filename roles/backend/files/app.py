@@ -77,6 +77,13 @@ def tls(environ):
         "session_reused": _header(environ, "X-TLS-Session-Reused") == "r",
         # The client's HTTP version as nginx saw it: "HTTP/3.0" over QUIC, "HTTP/2.0" or "HTTP/1.1" over TCP.
         "http_version": _header(environ, "X-HTTP-Version"),
+        # Mutual TLS (a site's client_auth): nginx's verdict on the client's certificate (SUCCESS, NONE or
+        # FAILED:<reason>) and, where it showed one, its subject and issuer.
+        "client_certificate": {
+            "verify": _header(environ, "X-TLS-Client-Verify") or "NONE",
+            "subject": _header(environ, "X-TLS-Client-Subject") or None,
+            "issuer": _header(environ, "X-TLS-Client-Issuer") or None,
+        },
     }
 
 
