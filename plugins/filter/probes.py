@@ -63,6 +63,24 @@ PREDICTED_OFFER = {"groups": ["X25519", "X25519MLKEM768"]}
 CLASSICAL_OFFER = {"groups": ["X25519", "secp256r1"]}
 
 
+def checked_profile(profile, who):
+    """profile as pqc.edge.compliance_profile returns it (or None), else an error naming who was given what."""
+    if profile is not None and not (isinstance(profile, dict) and profile.get("name") and profile.get("groups")):
+        raise AnsibleFilterError("%s: profile must be pqc.edge.compliance_profile's result, not %r" % (who, profile))
+    return profile
+
+
+def profile_offer(profile):
+    """A post-quantum offer of the profile's own groups (CNSA 2.0 allows no hybrid), its first group's key share sent."""
+    return {"groups": profile["groups"], "key_shares": profile["groups"][:1]}
+
+
+def judged_offer(profile, side):
+    """A probe that also judges the server against the profile, starting from an offer the profile allows; with the
+    openssl engine where it runs on the host, whose own OpenSSL completes handshakes and so reads the certificate."""
+    return dict(profile_offer(profile), profile=profile, engine="openssl" if side == "host" else "python")
+
+
 def _port_map(ports, option):
     """{server port: port to probe} with both sides as integers; a value that is not a port is named."""
     try:
@@ -101,9 +119,7 @@ def probe_settings(certificates, inventory_address, given=None):
             classical_files = [roots + certificates["fleet_root_files"]["classical"]] if fleet else []
     offers = [{"kind": "ML-DSA", "signature_algorithms": PQ_SIGNATURES, "ca_files": pq_files},
               {"kind": "classical", "signature_algorithms": CLASSICAL_SIGNATURES, "ca_files": classical_files}]
-    profile = given.get("profile")
-    if profile is not None and not (isinstance(profile, dict) and profile.get("name") and profile.get("groups")):
-        raise AnsibleFilterError("probe_settings: profile must be pqc.edge.compliance_profile's result, not %r" % (profile,))
+    profile = checked_profile(given.get("profile"), "probe_settings")
     return {"from": probe_from, "address": address, "ports": ports, "quic_ports": quic_ports,
             "trust_offers": [offer for offer in offers if offer["ca_files"]],
             "issued_sites": list(certificates.get("issued_sites") or []),
@@ -128,18 +144,13 @@ def probe_plan(servers, settings):
             plan.append({"kind": kind, "item": endpoint, "side": target["side"], "probe": dict(where, **offer)})
         plan += _trust_steps(endpoint, target, where, settings)
         if settings.get("profile"):
-            # The host's own OpenSSL completes handshakes and so reads the certificate; the controller's may not.
-            profile = settings["profile"]
-            plan.append({"kind": "compliance", "item": endpoint, "side": target["side"], "probe": dict(
-                where, groups=profile["groups"], key_shares=profile["groups"][:1], profile=profile,
-                engine="openssl" if target["side"] == "host" else "python")})
+            plan.append({"kind": "compliance", "item": endpoint, "side": target["side"],
+                         "probe": dict(where, **judged_offer(settings["profile"], target["side"]))})
     for endpoint in servers.get("quic_endpoints", []):
         target = probe_target(endpoint, settings["from"], settings["address"], settings["quic_ports"])
         where = {"host": target["host"], "port": target["port"], "server_name": endpoint.get("server_name") or None,
                  "transport": "quic"}
-        # Under a profile the post-quantum offer over QUIC is the profile's own groups (CNSA 2.0 has no hybrid).
-        quic_offer = ({"groups": settings["profile"]["groups"], "key_shares": settings["profile"]["groups"][:1]}
-                      if settings.get("profile") else pq_offer)
+        quic_offer = profile_offer(settings["profile"]) if settings.get("profile") else pq_offer
         for kind, offer in (("quic_pq", quic_offer), ("quic_classical", CLASSICAL_OFFER)):
             plan.append({"kind": kind, "item": endpoint, "side": target["side"], "probe": dict(where, **offer)})
     return plan
@@ -170,10 +181,7 @@ def report_plan(servers, hostname, fallback_port, settings):
         where = {"host": target["host"], "port": target["port"], "server_name": endpoint.get("server_name") or None}
         enumeration = dict(where, enumerate=True)
         if settings.get("profile"):
-            # Judged against the host's profile too (see probe_plan), starting from an offer the profile allows.
-            profile = settings["profile"]
-            enumeration.update(groups=profile["groups"], key_shares=profile["groups"][:1], profile=profile,
-                               engine="openssl" if target["side"] == "host" else "python")
+            enumeration.update(judged_offer(settings["profile"], target["side"]))
         plan.append({"kind": "enumerate", "item": endpoint, "side": target["side"], "probe": enumeration})
         plan.append({"kind": "classical", "item": endpoint, "side": target["side"],
                      "probe": dict(where, **CLASSICAL_OFFER)})
@@ -183,7 +191,7 @@ def report_plan(servers, hostname, fallback_port, settings):
         quic = {"host": target["host"], "port": target["port"], "server_name": endpoint.get("server_name") or None,
                 "transport": "quic"}
         if settings.get("profile"):
-            quic.update(groups=settings["profile"]["groups"], key_shares=settings["profile"]["groups"][:1])
+            quic.update(profile_offer(settings["profile"]))
         plan.append({"kind": "quic_pq", "item": endpoint, "side": target["side"], "probe": quic})
     return plan
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.pqc.edge.plugins.filter.probes import CLASSICAL_OFFER, PREDICTED_OFFER, probe_answers
+from ansible_collections.pqc.edge.plugins.filter.probes import CLASSICAL_OFFER, PREDICTED_OFFER, checked_profile, probe_answers
 from ansible_collections.pqc.edge.plugins.filter.report import report_row
 
 _HOST = r"(?P<host>[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[(?P<v6>[0-9A-Fa-f:.]+)\])"
@@ -58,8 +58,7 @@ def scan_plan(targets, profile=None, quic=False):
     asked (the target's own quic, else quic) the post-quantum offer over QUIC to the same port over UDP."""
     if not isinstance(targets, list) or not targets:
         raise AnsibleFilterError("pqc_edge_scan_targets must be a non-empty list, not %r" % (targets,))
-    if profile is not None and not (isinstance(profile, dict) and profile.get("name")):
-        raise AnsibleFilterError("scan_plan: profile must be pqc.edge.compliance_profile's result, not %r" % (profile,))
+    checked_profile(profile, "scan_plan")
     enumerate_offer = dict({"enumerate": True}, **({"profile": profile} if profile else {}))
     plan = []
     for target in targets:

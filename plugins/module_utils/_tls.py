@@ -155,6 +155,13 @@ def sni(server_name):
     return name
 
 
+def server_name_extension(server_name):
+    """The server_name extension (RFC 6066) for a host name; nothing for an address or no name."""
+    if not server_name or is_ip_address(server_name):
+        return b""
+    return extension(0x0000, vector(b"\x00" + vector(sni(server_name), 2), 2))
+
+
 def client_hello_message(groups, key_share_groups=(), server_name=None, signature_schemes=None, grease=None,
                          legacy_session_id=True, cipher_suites=None, extra_extensions=b""):
     """Build a TLS 1.3 ClientHello handshake message (no record header).
@@ -165,10 +172,7 @@ def client_hello_message(groups, key_share_groups=(), server_name=None, signatur
     """
     signature_schemes = signature_schemes or [SIGNATURE_SCHEMES[n] for n in DEFAULT_SIGNATURE_SCHEMES]
     offered = ([grease] if grease is not None else []) + list(groups)
-    extensions = b""
-    if server_name and not is_ip_address(server_name):
-        name = sni(server_name)
-        extensions += extension(0x0000, vector(b"\x00" + vector(name, 2), 2))
+    extensions = server_name_extension(server_name)
     extensions += extension(0x000A, vector(b"".join(struct.pack("!H", g) for g in offered), 2))
     extensions += extension(0x000D, vector(b"".join(struct.pack("!H", s) for s in signature_schemes), 2))
     extensions += extension(0x002B, vector(struct.pack("!H", TLS13), 1))
@@ -202,9 +206,7 @@ TLS12_GROUPS = (0x001D, 0x0017, 0x0018)
 
 def client_hello_tls12(server_name=None):
     """A TLS 1.2-only ClientHello in a TLS record: no supported_versions, so a server answers TLS 1.2 or refuses."""
-    extensions = b""
-    if server_name and not is_ip_address(server_name):
-        extensions += extension(0x0000, vector(b"\x00" + vector(sni(server_name), 2), 2))
+    extensions = server_name_extension(server_name)
     extensions += extension(0x000A, vector(b"".join(struct.pack("!H", g) for g in TLS12_GROUPS), 2))
     extensions += extension(0x000B, vector(b"\x00", 1))  # ec_point_formats: uncompressed
     schemes = [SIGNATURE_SCHEMES[n] for n in DEFAULT_SIGNATURE_SCHEMES if not n.startswith("mldsa")]
