@@ -59,6 +59,15 @@ def certificates_by_site(certificates):
     return by_site
 
 
+def client_certificate_files(items, pq_algorithm):
+    """A host's own client certificates (pqc.edge.issued_certificates with usage client) by kind: {pq: {algorithm,
+    certificate, private_key}, classical: {...}}, each only where it is issued (no classical one where ACME issues the
+    classical certificates)."""
+    return dict(("pq" if item["algorithm"] == pq_algorithm else "classical",
+                 dict((key, item[key]) for key in ("algorithm", "certificate", "private_key")))
+                for item in items or [] if item.get("usage") == "client")
+
+
 def sites_without_http(sites, http_port):
     """The names of the sites with no plain HTTP server (their http_port, or else the role's, is 0): they cannot
     answer an ACME HTTP-01 challenge."""
@@ -116,5 +125,6 @@ class FilterModule(object):
     def filters(self):
         return {"issued_certificates": issued_certificates, "provided_certificates": provided_certificates,
                 "certificates_by_site": certificates_by_site, "sites_without_http": sites_without_http,
+                "client_certificate_files": client_certificate_files,
                 "names_outside": names_outside, "root_pems": root_pems, "expiry_watch": watch_list,
                 "ari_due": ari_due}

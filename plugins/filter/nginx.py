@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.pqc.edge.plugins.module_utils import _seal
+from ansible_collections.pqc.edge.plugins.module_utils import _groups, _seal
 
 # The backend role's socket, the upstream `backend`, answers every path unless a site says otherwise.
 DEFAULT_LOCATIONS = [{"path": "/", "proxy": "backend"}]
@@ -28,36 +28,79 @@ def _port(value, default):
         return 0
 
 
-def _location(location, ca_file):
-    """A location with upstream_tls filled in: for an https:// proxy, the CA file its certificate is verified against
-    (the location's proxy_ca_file, else `ca_file`); None for any other location."""
+def _group_names(names):
+    """Group names as OpenSSL spells them where they are known ones; others as given (the preflight names them)."""
+    return [_groups.describe(name)["openssl_name"] or name for name in names]
+
+
+def _location(location, ca_file, client_certificates, tls_upstreams):
+    """A location with upstream_tls filled in: for an https:// proxy or one of tls_upstreams (named upstreams reached
+    over TLS: {name: the name their certificates are verified for}), server_name (that name, which nginx sends as SNI;
+    None for a URL, whose host nginx sends), the CA file its certificate is verified against
+    (the location's proxy_ca_file, else `ca_file`), the groups the edge offers it (the location's proxy_groups, else
+    None: the edge's own policy) and the client certificate the edge shows it (client_certificate: the host's own of
+    the kind proxy_client_certificate names, from client_certificates; None where it names none or that kind is not
+    issued, which the preflight names); None for any other location."""
     if not isinstance(location, dict):
         return location
     proxy = location.get("proxy")
-    tls = isinstance(proxy, str) and proxy.startswith("https://")
-    return dict(location, upstream_tls={"ca_file": location.get("proxy_ca_file") or ca_file} if tls else None)
+    named = isinstance(proxy, str) and proxy in tls_upstreams
+    tls = named or (isinstance(proxy, str) and proxy.startswith("https://"))
+    groups = location.get("proxy_groups")
+    kind = location.get("proxy_client_certificate")
+    return dict(location, upstream_tls={
+        "server_name": tls_upstreams[proxy] if named else None,
+        "ca_file": location.get("proxy_ca_file") or ca_file,
+        "groups": _group_names(groups) if isinstance(groups, list) and groups else None,
+        "client_certificate": (client_certificates or {}).get(kind) if isinstance(kind, str) else None} if tls else None)
 
 
-def nginx_sites(site_list, https_port, http_port, ca_file=None, client_ca_file=None):
+def nginx_sites(site_list, https_port, http_port, ca_file=None, client_ca_file=None, client_certificates=None,
+                upstreams=None):
     """pqc_edge_sites with every optional key filled in: ports as numbers (the role's ports where a site sets none),
     default_server, certificates (empty: the ones the certificates role issues), locations (each with upstream_tls),
     extra_directives, client_auth (none, optional or required) and client_ca_file (the site's own, else
     `client_ca_file`, the fleet CA's roots, where the site asks for client certificates; None where there is none).
-    `ca_file` verifies https:// upstreams whose location names no proxy_ca_file."""
+    `ca_file` verifies https:// upstreams whose location names no proxy_ca_file; client_certificates (the certificates
+    role's, by kind) are what a location's proxy_client_certificate picks from; upstreams (nginx_upstreams) those with a
+    tls_server_name are reached over TLS like an https:// URL."""
     if not isinstance(site_list, list) or not all(isinstance(site, dict) and "name" in site for site in site_list):
         raise AnsibleFilterError("nginx_sites expects a list of sites, each with a name, got %r" % (site_list,))
+    tls_upstreams = _tls_upstreams(upstreams)
     return [dict(site,
                  https_port=_port(site.get("https_port"), https_port),
                  http_port=_port(site.get("http_port"), http_port),
                  default_server=bool(site.get("default_server", False)),
                  certificates=site.get("certificates") or [],
-                 locations=[_location(location, ca_file) for location in (site.get("locations") or DEFAULT_LOCATIONS)],
+                 locations=[_location(location, ca_file, client_certificates, tls_upstreams)
+                            for location in (site.get("locations") or DEFAULT_LOCATIONS)],
                  extra_directives=site.get("extra_directives") or [],
                  client_auth=site.get("client_auth") or "none",
                  # A file the site names is kept as given (the preflight checks it whatever client_auth says).
                  client_ca_file=site["client_ca_file"] if site.get("client_ca_file") is not None
                  else client_ca_file if (site.get("client_auth") or "none") != "none" else None)
             for site in site_list]
+
+
+def _tls_upstreams(upstreams):
+    """{name: tls_server_name} of the named upstreams reached over TLS (lenient: the preflight names a malformed one)."""
+    return dict((upstream["name"], upstream["tls_server_name"]) for upstream in upstreams or []
+                if isinstance(upstream, dict) and isinstance(upstream.get("name"), str) and upstream.get("tls_server_name"))
+
+
+def _server_address(entry):
+    """host and port of an upstream's server entry (host:port, [v6]:port, then parameters; nginx's port 80 where it
+    names none); None for a unix: socket, a server marked down, or an entry that does not parse."""
+    if not isinstance(entry, str) or not entry.split():
+        return None
+    words = entry.split()
+    if words[0].startswith("unix:") or "down" in words[1:]:
+        return None
+    try:
+        parts = urlsplit("//" + words[0])
+        return (parts.hostname, parts.port or 80) if parts.hostname else None
+    except ValueError:
+        return None
 
 
 def site_certificates(sites, issued=None):
@@ -136,31 +179,85 @@ def quic_reuseport_sites(sites):
 
 
 def upstream_trust_conflicts(sites):
-    """Locations that verify one https:// upstream (host and port) against different CA files, each in words.
+    """Locations that verify one TLS upstream (an https:// host and port, or a named upstream) against different CA
+    files, each in words.
 
-    nginx keeps one TLS session cache per upstream host and port, so a session one location verified would be
-    resumed by another without its own verification: such locations must trust the same CA file."""
+    nginx keeps one TLS session cache per upstream, so a session one location verified would be resumed by another
+    without its own verification: such locations must trust the same CA file."""
     trusted = {}
     for site in sites:
         for location in site["locations"]:
             if not location.get("upstream_tls"):
                 continue
-            try:
-                parts = urlsplit(location["proxy"])
-                upstream = "%s:%d" % ((parts.hostname or "").lower(), parts.port or 443)
-            except ValueError:
-                continue  # the location's own assert names a malformed URL
+            if location["upstream_tls"].get("server_name"):
+                upstream = "upstream %s" % location["proxy"]
+            else:
+                try:
+                    parts = urlsplit(location["proxy"])
+                    upstream = "https://%s:%d" % ((parts.hostname or "").lower(), parts.port or 443)
+                except ValueError:
+                    continue  # the location's own assert names a malformed URL
             trusted.setdefault(upstream, []).append((location["upstream_tls"]["ca_file"], site["name"], location["path"]))
     conflicts = []
     for upstream, uses in sorted(trusted.items()):
         if len(set(ca_file for ca_file, dummy, dummy2 in uses)) > 1:
-            conflicts.append("https://%s is verified against %s" % (upstream, ", ".join(
+            conflicts.append("%s is verified against %s" % (upstream, ", ".join(
                 "%s (site %s, location %s)" % use for use in uses)))
     return conflicts
+
+
+def upstream_hops(sites, groups, upstreams=None):
+    """Each hop from a pqc.edge site to a TLS upstream, as verify and the report probe it from the edge itself: site,
+    path, upstream (the URL, or the named upstream and one of its servers), host, port, server_name (what nginx sends as
+    SNI and verifies the certificate for: the URL's host, or the named upstream's tls_server_name), ca_file (what nginx
+    verifies it against; None: the host's system CA bundle), groups (what the edge offers it: the location's
+    proxy_groups, else `groups`, the edge's policy), pinned (why the hop is classical by the site's own choice, where
+    proxy_groups names no hybrid or post-quantum group; else None), and client_certificate and client_key (what the
+    edge shows an upstream that asks for a certificate; None for none).
+
+    sites: as pqc.edge.nginx_sites fills them in; upstreams: nginx_upstreams, whose servers are each a hop of a location
+    that proxies to them (but unix: sockets and servers marked down). A URL with nginx variables, or one that does not
+    parse, is left out: the edge cannot be probed for a host only a request names, and the preflight names a malformed
+    one."""
+    servers = dict((upstream["name"], upstream.get("servers") or []) for upstream in upstreams or []
+                   if isinstance(upstream, dict) and isinstance(upstream.get("name"), str))
+    hops = []
+    for site in sites:
+        for location in site.get("locations") or []:
+            tls = isinstance(location, dict) and location.get("upstream_tls")
+            if not tls:
+                continue
+            offered = tls["groups"] or _group_names(groups)
+            kinds = [_groups.describe(name)["kind"] for name in offered]
+            client = tls.get("client_certificate") or {}
+            hop = {"site": site["name"], "path": location["path"], "ca_file": tls["ca_file"], "groups": offered,
+                   "pinned": None if any(_groups.is_quantum_safe(kind) for kind in kinds) else (
+                       "proxy_groups %s has no hybrid or post-quantum group" % ":".join(offered)),
+                   "client_certificate": client.get("certificate"), "client_key": client.get("private_key")}
+            for upstream, host, port, server_name in _hop_targets(location["proxy"], tls.get("server_name"), servers):
+                hops.append(dict(hop, upstream=upstream, host=host, port=port, server_name=server_name))
+    return hops
+
+
+def _hop_targets(proxy, server_name, servers):
+    """(upstream, host, port, server name) of each server a location's TLS proxy reaches."""
+    if server_name:
+        addresses = [_server_address(entry) for entry in servers.get(proxy, [])]
+        return [("upstream %s, server %s" % (proxy, ("[%s]:%d" if ":" in host else "%s:%d") % (host, port)), host, port,
+                 server_name) for host, port in [address for address in addresses if address]]
+    if "$" in proxy:
+        return []
+    try:
+        parts = urlsplit(proxy)
+        host, port = parts.hostname, parts.port or 443
+    except ValueError:
+        return []
+    return [(proxy, host, port, host)] if host else []
 
 
 class FilterModule(object):
     def filters(self):
         return {"nginx_sites": nginx_sites, "site_certificates": site_certificates, "site_files": site_files, "config_files": config_files,
                 "site_ports": site_ports, "claim_conflicts": claim_conflicts, "default_clashes": default_clashes,
-                "quic_reuseport_sites": quic_reuseport_sites, "upstream_trust_conflicts": upstream_trust_conflicts}
+                "quic_reuseport_sites": quic_reuseport_sites, "upstream_trust_conflicts": upstream_trust_conflicts,
+                "upstream_hops": upstream_hops}

@@ -92,8 +92,9 @@ def _port_map(ports, option):
 def probe_settings(certificates, inventory_address, given=None):
     """How one host is probed, from the certificates role's fact (pqc_edge_certificates), the address the inventory
     gives the host, and what the inventory sets of pqc_edge_probe_* (given: from, address, ports, quic_ports, ca_files,
-    acme_ca_files; None or missing for unset). Returns from, address, ports, quic_ports, trust_offers (each offer's kind,
-    signature_algorithms and ca_files; offers without CA files are left out) and issued_sites.
+    acme_ca_files, and openssl_path, the host's OpenSSL command line where the roles know it; None or missing for
+    unset). Returns from, address, ports, quic_ports, trust_offers (each offer's kind,
+    signature_algorithms and ca_files; offers without CA files are left out), issued_sites, profile and openssl_path.
 
     Trust: ca_files gives the CA files of both offers. With the fleet CA they default to its roots on the probing side,
     the ML-DSA root alone for the ML-DSA certificate and the classical root alone for the classical one; with an ACME
@@ -123,15 +124,35 @@ def probe_settings(certificates, inventory_address, given=None):
     return {"from": probe_from, "address": address, "ports": ports, "quic_ports": quic_ports,
             "trust_offers": [offer for offer in offers if offer["ca_files"]],
             "issued_sites": list(certificates.get("issued_sites") or []),
-            "profile": profile}
+            "profile": profile, "openssl_path": given.get("openssl_path")}
 
 
-def probe_plan(servers, settings):
+def hop_steps(hops, openssl_path=None):
+    """For each hop from a site to a TLS upstream (pqc_edge_nginx.upstream_hops), one handshake from the edge itself
+    with the edge's own offer to the upstream, its certificate verified as nginx verifies it: against the hop's CA file
+    (None: the host's system CA bundle) for the name in the URL; with the edge's client certificate where nginx shows
+    one. openssl_path: the host's OpenSSL 3.5 command line where it is not the one on the PATH (the static build's)."""
+    if not isinstance(hops, list):
+        raise AnsibleFilterError("the upstream hops must be the nginx role's pqc_edge_nginx.upstream_hops, not %r" % (hops,))
+    steps = []
+    for hop in hops:
+        probe = {"host": hop["host"], "port": int(hop["port"]), "server_name": hop["server_name"], "engine": "openssl",
+                 "groups": hop["groups"], "ca_files": [hop["ca_file"] or SYSTEM_TRUST]}
+        if hop.get("client_certificate"):
+            probe.update(client_certificate=hop["client_certificate"], client_key=hop["client_key"])
+        if openssl_path:
+            probe["openssl_path"] = openssl_path
+        steps.append({"kind": "hop", "item": hop, "side": "host", "probe": probe})
+    return steps
+
+
+def probe_plan(servers, settings, hops=None):
     """Every probe verify_edge.yml makes, in order: for each TLS server a post-quantum offer, a client that supports
     the hybrid but sent only an X25519 key share, and a classical-only offer, and for each pqc.edge-issued site's server
     the trust offers (made only where the probe runs on the side the CA files are on); for each HTTP/3 server a
-    post-quantum and a classical offer over QUIC. Each step: kind, item (the endpoint, or [endpoint, offer] for trust),
-    side, and probe (tls_probe's options). settings: pqc.edge.probe_settings' result."""
+    post-quantum and a classical offer over QUIC; for each hop to a TLS upstream (hops: pqc_edge_nginx.upstream_hops)
+    the edge's own offer from the host (hop_steps). Each step: kind, item (the endpoint, [endpoint, offer] for trust,
+    the hop for a hop), side, and probe (tls_probe's options). settings: pqc.edge.probe_settings' result."""
     if not isinstance(servers, dict):
         raise AnsibleFilterError("probe_plan expects the result of pqc.edge.nginx_servers")
     pq_offer = {"groups": ["X25519MLKEM768", "SecP256r1MLKEM768", "X25519", "secp256r1"],
@@ -153,7 +174,7 @@ def probe_plan(servers, settings):
         quic_offer = profile_offer(settings["profile"]) if settings.get("profile") else pq_offer
         for kind, offer in (("quic_pq", quic_offer), ("quic_classical", CLASSICAL_OFFER)):
             plan.append({"kind": kind, "item": endpoint, "side": target["side"], "probe": dict(where, **offer)})
-    return plan
+    return plan + hop_steps(hops or [], settings.get("openssl_path"))
 
 
 def _trust_steps(endpoint, target, where, settings):
@@ -166,10 +187,11 @@ def _trust_steps(endpoint, target, where, settings):
         signature_algorithms=offer["signature_algorithms"], ca_files=offer["ca_files"])} for offer in settings["trust_offers"]]
 
 
-def report_plan(servers, hostname, fallback_port, settings):
+def report_plan(servers, hostname, fallback_port, settings, hops=None):
     """Every probe pqc.edge.report makes, each server once per question: for each TLS server an enumeration (which
     also answers what the default post-quantum offer negotiates) and a classical-only offer, the trust offers for a
-    pqc.edge-issued site's server; for each HTTP/3 server a post-quantum offer over QUIC. Where nginx's servers could
+    pqc.edge-issued site's server; for each HTTP/3 server a post-quantum offer over QUIC; each hop to a TLS upstream
+    as probe_plan probes it (hops: pqc_edge_nginx.upstream_hops). Where nginx's servers could
     not be read (unreachable host, no nginx), the default TLS port at the host's name stands for them. settings:
     pqc.edge.probe_settings' result."""
     servers = servers if isinstance(servers, dict) else {}
@@ -193,7 +215,7 @@ def report_plan(servers, hostname, fallback_port, settings):
         if settings.get("profile"):
             quic.update(profile_offer(settings["profile"]))
         plan.append({"kind": "quic_pq", "item": endpoint, "side": target["side"], "probe": quic})
-    return plan
+    return plan + hop_steps(hops or [], settings.get("openssl_path"))
 
 
 def probes_from(plan, side):
@@ -225,7 +247,7 @@ def probe_answers(plan, from_controller=None, from_host=None, quic_retried=None,
     sources = {"controller": iter(from_controller or []), "host": iter(from_host or [])}
     retried = iter(quic_retried or [])
     by_kind = dict((kind, []) for kind in ("pq", "predicted", "classical", "trust", "quic_pq", "quic_classical",
-                                           "enumerate", "split", "compliance"))
+                                           "enumerate", "split", "compliance", "hop", "certificate"))
     for step in plan:
         answer = next(sources[step["side"]], None)
         if answer is None and missing:
@@ -350,15 +372,55 @@ def probe_verdict(answers, inventory_hostname, probe_from="controller"):
                 where, _group(pq, "nothing"), pq.get("alert") or "none"))
         elif other.get("negotiated_group") is None and not profiled:
             failures.append("%s refused a classical-only client offer over QUIC" % where)
+    hops = [_hop_line(hop) for hop in answers.get("hop", [])]
+    failures += [problem for problem in (_hop_problem(hop, inventory_hostname) for hop in answers.get("hop", [])) if problem]
     return {
-        "failures": failures, "table": table, "trust": trust, "quic_blocked": blocked,
+        "failures": failures, "table": table + (["upstream hops, probed from the host with the edge's own offer:"] + hops
+                                                if hops else []),
+        "trust": trust, "quic_blocked": blocked,
         "counts": {"tls": len(answers.get("pq", [])), "quic": len(answers.get("quic_pq", [])),
                    "hybrid": len([pq for pq in answers.get("pq", []) if pq.get("group_kind") == "hybrid"]),
                    "quic_blocked": len(blocked),
                    "compliant": len([answer for answer in answers.get("compliance", [])
                                      if answer.get("compliance", {}).get("compliant")]),
-                   "verified": len([probe for probe in answers.get("trust", []) if probe.get("certificate_verified")])},
+                   "verified": len([probe for probe in answers.get("trust", []) if probe.get("certificate_verified")]),
+                   "hops": len(answers.get("hop", [])),
+                   "hops_safe": len([hop for hop in answers.get("hop", []) if _hop_problem(hop, "") is None
+                                     and not hop["item"]["pinned"]])},
     }
+
+
+def _hop_name(hop):
+    return "site %s location %s -> %s" % (hop["site"], hop["path"], hop["upstream"])
+
+
+def _hop_line(answer):
+    """The table's line of one hop: what it negotiated and whether the upstream's certificate verified."""
+    hop = answer["item"]
+    if answer.get("failed"):
+        said = "no handshake (%s)" % answer.get("msg")
+    else:
+        said = "%s, certificate %s against %s" % (
+            _group(answer, "refused"), "verified" if answer.get("certificate_verified") else
+            "NOT verified (%s)" % answer.get("verify_error"), hop["ca_file"] or "the system CA bundle")
+    return "  %s: %s%s" % (_hop_name(hop), said, "  <- %s" % hop["pinned"] if hop["pinned"] else "")
+
+
+def _hop_problem(answer, inventory_hostname):
+    """Why a hop fails the host, or None: it must complete a handshake with a certificate nginx verifies, over a
+    quantum-safe group unless the location pins it classical."""
+    hop = answer["item"]
+    where = "%s: the hop from %s (%s:%s, server name %s)" % (
+        inventory_hostname, _hop_name(hop), hop["host"], hop["port"], hop["server_name"])
+    trusted = hop["ca_file"] or "the system CA bundle"
+    if answer.get("failed") or answer.get("negotiated_group") is None:
+        return "%s could not be probed from the host: %s" % (where, answer.get("msg") or answer.get("alert") or "no handshake")
+    if not answer.get("certificate_verified"):
+        return "%s: the upstream's certificate did not verify against %s: %s" % (where, trusted, answer.get("verify_error"))
+    if not answer.get("quantum_safe") and not hop["pinned"]:
+        return "%s negotiated %s: the upstream took none of the quantum-safe groups the edge offers (%s)" % (
+            where, answer["negotiated_group"], ":".join(hop["groups"]))
+    return None
 
 
 def _compliance_line(judged):

@@ -118,7 +118,8 @@ def report_row(answers, survey):
     the survey read (a dict): host, address (the one probed), reachable, lines (the host's `openssl version`,
     `nginx -v` and `cert ...` lines), servers (pqc.edge.nginx_servers' result), os, crypto_provider (the inventory's
     setting) and traffic (pqc.edge.tls_traffic's result). Each answer is matched to its server by the server's name
-    and port, not by position; the host's verdict is PQ-ready, partly PQ, classical only or unreachable."""
+    and port, not by position; the host's verdict is PQ-ready, partly PQ, classical only or unreachable (PQ-ready
+    needs every hop to a TLS upstream quantum-safe and verified, or pinned classical by its site)."""
     now = datetime.datetime.utcnow()
     lines = survey.get("lines") or []
     nginx_read = survey.get("servers") or {}
@@ -132,6 +133,7 @@ def report_row(answers, survey):
                            by_file_line.get("%s:%s" % (enum["item"].get("file"), enum["item"].get("line")), {}),
                            certificates, trusted)
                for enum in answers.get("enumerate", [])]
+    hops = [_hop_row(answer) for answer in answers.get("hop", [])]
     primary = ([server for server in servers if server["served_by"].startswith("pqc.edge site")] + servers + [{}])[0]
     answering = [server for server in servers if server["verdict"] != "unreachable"]
     hybrids = len([server for server in answering if server["verdict"] in ("hybrid", "post-quantum")])
@@ -139,7 +141,8 @@ def report_row(answers, survey):
     profiled = answering and all(server["compliance"] for server in answering)
     if not answering:
         verdict = "unreachable"
-    elif hybrids == len(answering) and (profiled or all(server["classical_offer_group"] for server in answering)):
+    elif hybrids == len(answering) and (profiled or all(server["classical_offer_group"] for server in answering)) \
+            and all(hop["pinned"] or (hop["quantum_safe"] and hop["certificate_verified"]) for hop in hops):
         verdict = "PQ-ready"
     else:
         verdict = "partly PQ" if hybrids else "classical only"
@@ -163,9 +166,21 @@ def report_row(answers, survey):
         "servers": servers, "verdict": verdict, "compliance": primary.get("compliance"),
         "traffic": dict((key, value) for key, value in traffic.items() if key not in TRAFFIC_NOT_COUNTS)
         if "tls_requests" in traffic else None,
+        "upstream_hops": hops,
         "traffic_error": traffic.get("msg"),
         "error": nginx_read.get("msg") if nginx_read.get("failed") else first.get("msg") if verdict == "unreachable" else None,
     }
+
+
+def _hop_row(answer):
+    """One hop from a site to a TLS upstream, as probed from the edge: what it negotiated and whether nginx's trust
+    verified the upstream's certificate; pinned is the site's reason for a classical hop."""
+    hop = answer["item"]
+    return {"site": hop["site"], "location": hop["path"], "upstream": hop["upstream"], "groups_offered": hop["groups"],
+            "negotiated_group": answer.get("negotiated_group"), "quantum_safe": bool(answer.get("quantum_safe")),
+            "certificate_verified": bool(answer.get("certificate_verified")), "ca_file": hop["ca_file"],
+            "verify_error": answer.get("verify_error"), "pinned": hop["pinned"],
+            "error": answer.get("msg") if answer.get("failed") else None}
 
 
 class FilterModule(object):

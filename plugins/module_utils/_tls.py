@@ -476,3 +476,37 @@ def group_name(codepoint):
     if group is not None:
         return group.name
     return None if codepoint is None else "0x%04x" % codepoint
+
+
+def http_alt_svc(host, port, server_name=None, timeout=5.0):
+    """The Alt-Svc header of the server's answer to `HEAD /` over HTTPS/1.1, or None where it sends none: how a browser
+    learns that the server also speaks HTTP/3. The handshake is Python's ssl with this machine's OpenSSL and its
+    default groups, and checks no certificate: only the header is read. Raises ProbeError where no answer comes."""
+    import ssl  # only here: the probes themselves build their ClientHellos by hand
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols(["http/1.1"])
+    name = server_name if server_name and not is_ip_address(server_name) else None
+    authority = server_name or host
+    if ":" in authority:
+        authority = "[%s]" % authority
+    request = "HEAD / HTTP/1.1\r\nHost: %s\r\nUser-Agent: pqc.edge tls_probe\r\nConnection: close\r\n\r\n" % authority
+    head = b""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as raw:
+            with context.wrap_socket(raw, server_hostname=name) as tls:
+                tls.sendall(request.encode("ascii"))
+                while b"\r\n\r\n" not in head and len(head) < 65536:
+                    data = tls.recv(4096)
+                    if not data:
+                        break
+                    head += data
+    except (OSError, ssl.SSLError) as exc:
+        raise ProbeError("%s port %s gave no HTTPS answer to read Alt-Svc from: %s" % (host, port, exc))
+    lines = head.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+    if not lines[0].startswith("HTTP/"):
+        raise ProbeError("%s port %s answered HEAD / with no HTTP status line" % (host, port))
+    values = [line.split(":", 1)[1].strip() for line in lines[1:] if line.lower().startswith("alt-svc:")]
+    return ", ".join(values) if values else None

@@ -90,6 +90,12 @@ options:
   client_key:
     description: The private key of O(client_certificate), read by openssl on the probing machine only.
     type: path
+  alt_svc:
+    description:
+      - Also ask the server C(HEAD /) over HTTPS (TCP; Python's ssl module, no certificate check) and return its
+        C(Alt-Svc) header in RV(alt_svc), which is how browsers learn that it speaks HTTP/3 and on which UDP port.
+    type: bool
+    default: false
   timeout:
     description: Seconds to wait for a connection and for each answer.
     type: float
@@ -167,6 +173,12 @@ options:
         type: path
       client_key:
         description: As O(client_key).
+        type: path
+      alt_svc:
+        description: As O(alt_svc).
+        type: bool
+      openssl_path:
+        description: As O(openssl_path).
         type: path
 extends_documentation_fragment:
   - pqc.edge.read_only
@@ -371,6 +383,27 @@ certificate_signature_algorithm:
   description: Algorithm the server certificate is signed with, as OpenSSL names it.
   type: str
   returned: when O(engine=openssl) and a handshake completed
+alt_svc:
+  description: The server's C(Alt-Svc) header (several joined with C(, )), or null where it sends none.
+  type: str
+  returned: when O(alt_svc=true) and the server answered
+  sample: h3=":443"; ma=86400
+alt_svc_error:
+  description: Why the C(Alt-Svc) header could not be read (no HTTPS answer); the offer's result stands.
+  type: str
+  returned: when O(alt_svc=true) and the server gave no HTTP answer
+certificate_not_after:
+  description: When the server certificate expires, as OpenSSL prints it (C(Mar  6 10:00:00 2027 GMT)).
+  type: str
+  returned: when O(engine=openssl) and a handshake completed
+certificate_not_before:
+  description: When the server certificate became valid, as OpenSSL prints it.
+  type: str
+  returned: when O(engine=openssl) and a handshake completed
+certificate_key_size:
+  description: Size of the server certificate's key in bits (256 for ECDSA P-256); null for keys OpenSSL gives no size (ML-DSA).
+  type: int
+  returned: when O(engine=openssl) and a handshake completed
   sample: ML-DSA-87
 compliance:
   description:
@@ -486,16 +519,21 @@ class OpenSSLEngine(object):
         return group in self.local
 
     def certificate_details(self, pem):
-        """Key algorithm, whole days left and signature algorithm of a PEM certificate."""
-        rc, out, dummy = self.module.run_command([self.binary, "x509", "-noout", "-text", "-enddate"], data=pem)
-        algorithm = re.search(r"Public Key Algorithm: (\S+)", out) if rc == 0 else None
-        signature = re.search(r"Signature Algorithm: (\S+)", out) if rc == 0 else None
-        end = re.search(r"^notAfter=(.+)$", out, re.M) if rc == 0 else None
+        """Of a PEM certificate: key algorithm, whole days left, signature algorithm, notAfter, notBefore and key size
+        (bits; None where the key has none, as ML-DSA)."""
+        rc, out, dummy = self.module.run_command([self.binary, "x509", "-noout", "-text", "-startdate", "-enddate"], data=pem)
+        found = dict((name, re.search(pattern, out, re.M) if rc == 0 else None) for name, pattern in (
+            ("algorithm", r"Public Key Algorithm: (\S+)"), ("signature", r"Signature Algorithm: (\S+)"),
+            ("end", r"^notAfter=(.+)$"), ("start", r"^notBefore=(.+)$"), ("bits", r"Public-Key: \(([0-9]+) bit\)")))
+        value = dict((name, match.group(1).strip() if match else None) for name, match in found.items())
         days = None
-        if end:
-            expires = datetime.datetime.strptime(end.group(1).strip(), "%b %d %H:%M:%S %Y GMT")
+        if value["end"]:
+            expires = datetime.datetime.strptime(value["end"], "%b %d %H:%M:%S %Y GMT")
             days = (expires - datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)).days
-        return (algorithm.group(1) if algorithm else None), days, (signature.group(1) if signature else None)
+        return {"certificate_key_algorithm": value["algorithm"], "certificate_days_left": days,
+                "certificate_signature_algorithm": value["signature"], "certificate_not_after": value["end"],
+                "certificate_not_before": value["start"],
+                "certificate_key_size": int(value["bits"]) if value["bits"] else None}
 
     def _decoy(self, groups):
         """A group this client has and the server is not known to support, to carry the one key share."""
@@ -555,8 +593,7 @@ class OpenSSLEngine(object):
         result["handshake_ms"] = round(seconds * 1000.0, 3)
         pem = result.pop("certificate_pem", None)
         if pem:
-            (result["certificate_key_algorithm"], result["certificate_days_left"],
-             result["certificate_signature_algorithm"]) = self.certificate_details(pem)
+            result.update(self.certificate_details(pem))
         verify = result.pop("verify", None)
         if self.ca_file and result["negotiated_group"] is not None:
             result["certificate_verified"] = verify is not None and verify[0] == 0
@@ -722,6 +759,13 @@ def probe(module, p, enumerate_groups=False):
             candidates = [g for g in candidates if g in engine.local]
         result.update(enumerate_server(engine, candidates))
     result.update(engine=engine.name, transport=p["transport"])
+    if p["alt_svc"]:
+        if p["transport"] != "tcp":
+            raise ProbeInputError("alt_svc needs transport=tcp: Alt-Svc is what a server says over HTTPS")
+        try:
+            result["alt_svc"] = _tls.http_alt_svc(p["host"], p["port"], p["server_name"], p["timeout"])
+        except _tls.ProbeError as exc:
+            result.update(alt_svc=None, alt_svc_error=str(exc))
     if profile is not None:
         result["compliance"] = observe_for_profile(module, p, result, profile)
     return result
@@ -829,7 +873,8 @@ def unreadable(p, exc):
 
 # The options of one server and client offer, which each entry of `probes` may set for itself.
 PROBE_OPTIONS = ("host", "port", "transport", "server_name", "groups", "key_shares", "signature_algorithms", "engine",
-                 "ca_files", "enumerate", "client_hello_segment_size", "profile", "client_certificate", "client_key")
+                 "ca_files", "enumerate", "client_hello_segment_size", "profile", "client_certificate", "client_key",
+                 "alt_svc", "openssl_path")
 
 
 def argument_spec():
@@ -851,6 +896,7 @@ def argument_spec():
         profile=dict(type="dict"),
         client_certificate=dict(type="path"),
         client_key=dict(type="path", no_log=False),
+        alt_svc=dict(type="bool", default=False),
     )
     # Derived from the top-level options, without their defaults: what an entry leaves out comes from the top level.
     entry = {name: {key: value for key, value in spec[name].items() if key != "default"} for name in PROBE_OPTIONS}

@@ -88,7 +88,9 @@ def test_an_https_proxy_location_is_verified_against_its_ca_file_or_the_systems(
         {"path": "/e/", "root": "/srv"}]}
     locations = nginx.nginx_sites([site], 8443, 8080, "/etc/ssl/certs/ca-certificates.crt")[0]["locations"]
     assert [location["upstream_tls"] for location in locations] == [
-        {"ca_file": "/etc/ssl/internal-ca.pem"}, {"ca_file": "/etc/ssl/certs/ca-certificates.crt"}, None, None, None]
+        {"server_name": None, "ca_file": "/etc/ssl/internal-ca.pem", "groups": None, "client_certificate": None},
+        {"server_name": None, "ca_file": "/etc/ssl/certs/ca-certificates.crt", "groups": None, "client_certificate": None},
+        None, None, None]
     assert nginx.nginx_sites([{"name": "d"}], 8443, 8080)[0]["locations"][0]["upstream_tls"] is None
 
 
@@ -115,3 +117,86 @@ def test_a_site_asking_for_client_certificates_trusts_its_own_ca_file_or_the_fle
     assert without_fleet[0]["client_ca_file"] is None
     # What a site names is kept for the preflight to judge, even where it asks for no client certificate.
     assert nginx.nginx_sites([{"name": "a", "client_ca_file": ""}], 8443, 8080)[0]["client_ca_file"] == ""
+
+
+EDGE_GROUPS = ["X25519MLKEM768", "SecP256r1MLKEM768", "X25519", "secp256r1"]
+
+
+def test_each_https_upstream_is_a_hop_with_the_edges_groups_unless_the_location_names_its_own():
+    sites = nginx.nginx_sites([
+        {"name": "a", "locations": [
+            {"path": "/api/", "proxy": "https://API.internal:8444/v1/", "proxy_ca_file": "/etc/ssl/internal.pem"},
+            {"path": "/old/", "proxy": "https://legacy.internal/", "proxy_groups": ["x25519", "prime256v1"]},
+            {"path": "/mixed/", "proxy": "https://[2001:db8::1]:9443/", "proxy_groups": ["X25519", "x25519mlkem768"]},
+            {"path": "/plain/", "proxy": "http://127.0.0.1:9000/"},
+            {"path": "/", "proxy": "backend"}]},
+        {"name": "b", "locations": [{"path": "/", "proxy": "https://$host:8443/"}]}], 8443, 8080)
+    hops = nginx.upstream_hops(sites, EDGE_GROUPS)
+    assert hops == [
+        {"site": "a", "path": "/api/", "upstream": "https://API.internal:8444/v1/", "host": "api.internal", "port": 8444,
+         "server_name": "api.internal", "ca_file": "/etc/ssl/internal.pem", "groups": EDGE_GROUPS, "pinned": None,
+         "client_certificate": None, "client_key": None},
+        # Classical by the location's own choice: the reason goes with it; the names as OpenSSL spells them.
+        {"site": "a", "path": "/old/", "upstream": "https://legacy.internal/", "host": "legacy.internal", "port": 443,
+         "server_name": "legacy.internal", "ca_file": None, "groups": ["X25519", "secp256r1"],
+         "pinned": "proxy_groups X25519:secp256r1 has no hybrid or post-quantum group",
+         "client_certificate": None, "client_key": None},
+        {"site": "a", "path": "/mixed/", "upstream": "https://[2001:db8::1]:9443/", "host": "2001:db8::1", "port": 9443,
+         "server_name": "2001:db8::1", "ca_file": None, "groups": ["X25519", "X25519MLKEM768"], "pinned": None,
+         "client_certificate": None, "client_key": None}]
+    # The site's own groups reach nginx's configuration too.
+    assert sites[0]["locations"][1]["upstream_tls"]["groups"] == ["X25519", "secp256r1"]
+
+
+def test_hops_leave_out_what_the_preflight_names():
+    unchecked = {"server_name": None, "ca_file": None, "groups": None}
+    sites = [{"name": "a", "locations": [
+        "not a location", {"path": "/x/", "proxy": "https://h:notaport/", "upstream_tls": unchecked},
+        {"path": "/y/", "proxy": "https:///nohost", "upstream_tls": unchecked}]}]
+    assert nginx.upstream_hops(sites, EDGE_GROUPS) == []
+
+
+CLIENT = {"pq": {"algorithm": "mldsa44", "certificate": "/etc/pqc-edge/client/mldsa44.crt",
+                 "private_key": "/etc/pqc-edge/client/mldsa44.key"}}
+
+
+def test_a_location_shows_an_upstream_the_hosts_own_client_certificate_of_the_kind_it_names():
+    sites = nginx.nginx_sites([{"name": "a", "locations": [
+        {"path": "/x/", "proxy": "https://api.internal/", "proxy_client_certificate": "pq"},
+        {"path": "/y/", "proxy": "https://api.internal/", "proxy_client_certificate": "classical"}]}], 8443, 8080,
+        None, None, CLIENT)
+    # The classical one is not issued: None, which the preflight names.
+    assert [location["upstream_tls"]["client_certificate"] for location in sites[0]["locations"]] == [CLIENT["pq"], None]
+    hops = nginx.upstream_hops(sites, EDGE_GROUPS)
+    assert (hops[0]["client_certificate"], hops[0]["client_key"]) == (
+        "/etc/pqc-edge/client/mldsa44.crt", "/etc/pqc-edge/client/mldsa44.key")
+    assert (hops[1]["client_certificate"], hops[1]["client_key"]) == (None, None)
+
+
+POOL = [{"name": "pool", "servers": ["10.0.0.1:8444 weight=2", "[2001:db8::2]:8444", "10.0.0.3:8444 down",
+                                     "unix:/run/x.sock", "backend.internal"], "tls_server_name": "api.internal"},
+        {"name": "plain", "servers": ["127.0.0.1:9000"]}]
+
+
+def test_a_named_upstream_with_a_tls_server_name_is_reached_over_tls_and_each_server_is_a_hop():
+    sites = nginx.nginx_sites([{"name": "a", "locations": [
+        {"path": "/pool/", "proxy": "pool", "proxy_ca_file": "/etc/ssl/internal.pem"},
+        {"path": "/plain/", "proxy": "plain"}]}], 8443, 8080, "/etc/ssl/certs/ca-certificates.crt", None, None, POOL)
+    assert sites[0]["locations"][0]["upstream_tls"]["server_name"] == "api.internal"
+    assert sites[0]["locations"][1]["upstream_tls"] is None
+    hops = nginx.upstream_hops(sites, EDGE_GROUPS, POOL)
+    # Each server nginx may pick, by the name the upstream's certificates are verified for; a server marked down and a
+    # unix socket are not reached over the network; nginx's port 80 where an entry names none.
+    assert [(hop["upstream"], hop["host"], hop["port"], hop["server_name"]) for hop in hops] == [
+        ("upstream pool, server 10.0.0.1:8444", "10.0.0.1", 8444, "api.internal"),
+        ("upstream pool, server [2001:db8::2]:8444", "2001:db8::2", 8444, "api.internal"),
+        ("upstream pool, server backend.internal:80", "backend.internal", 80, "api.internal")]
+    assert all(hop["ca_file"] == "/etc/ssl/internal.pem" for hop in hops)
+
+
+def test_one_named_tls_upstream_trusted_two_ways_is_named():
+    sites = nginx.nginx_sites([{"name": "a", "locations": [
+        {"path": "/x/", "proxy": "pool", "proxy_ca_file": "/ca1.pem"},
+        {"path": "/y/", "proxy": "pool", "proxy_ca_file": "/ca2.pem"}]}], 8443, 8080, None, None, None, POOL)
+    assert nginx.upstream_trust_conflicts(sites) == [
+        "upstream pool is verified against /ca1.pem (site a, location /x/), /ca2.pem (site a, location /y/)"]

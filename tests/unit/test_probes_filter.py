@@ -143,7 +143,8 @@ def test_a_host_that_negotiates_the_hybrid_everywhere_passes_with_a_row_per_serv
     verdict = verdict_of([hybrid(), hybrid("X25519"), hybrid("X25519"), trust, hybrid(), hybrid("X25519")],
                          [hybrid(), hybrid(), hybrid("X25519")])
     assert verdict["failures"] == []
-    assert verdict["counts"] == {"tls": 2, "quic": 1, "hybrid": 2, "quic_blocked": 0, "verified": 1, "compliant": 0}
+    assert verdict["counts"] == {"tls": 2, "quic": 1, "hybrid": 2, "quic_blocked": 0, "verified": 1, "compliant": 0,
+                                 "hops": 0, "hops_safe": 0}
     assert " ".join(verdict["table"][1].split()) == "edge1.example.org:8443 site default X25519MLKEM768 X25519 X25519 True"
     assert " ".join(verdict["table"][2].split()).startswith("admin:8449 operator X25519MLKEM768")
     assert verdict["table"][3].split()[:3] == ["edge1.example.org:8443/udp", "site", "default,"]
@@ -231,3 +232,78 @@ def test_under_a_profile_quic_is_offered_the_profiles_groups_and_a_refused_class
     assert probe_verdict(probe_answers(steps, controller, []), "edge1")["failures"] == [
         "edge1 (203.0.113.5:18443/udp, HTTP/3, server name edge1.example.org, /etc/nginx/x.conf:3) negotiated nothing "
         "over QUIC for a post-quantum client offer (alert: handshake_failure)"]
+
+
+EDGE = ["X25519MLKEM768", "SecP256r1MLKEM768", "X25519", "secp256r1"]
+INTRANET = {"site": "static", "path": "/intranet/", "upstream": "https://intranet.example:8444/", "host": "intranet.example",
+            "port": 8444, "server_name": "intranet.example", "ca_file": "/etc/ssl/intranet.crt", "groups": EDGE,
+            "pinned": None}
+PARTNER = {"site": "static", "path": "/partner/", "upstream": "https://partner.example/", "host": "partner.example",
+           "port": 443, "server_name": "partner.example", "ca_file": None, "groups": EDGE, "pinned": None}
+LEGACY_HOP = dict(PARTNER, path="/legacy/", upstream="https://legacy.example/", host="legacy.example",
+                  server_name="legacy.example", groups=["X25519"],
+                  pinned="proxy_groups X25519 has no hybrid or post-quantum group")
+
+
+def hop_answer(group="X25519MLKEM768", verified=True, error=None):
+    return {"failed": False, "negotiated_group": group, "quantum_safe": "MLKEM" in group, "certificate_verified": verified,
+            "verify_error": error, "host": "intranet.example", "port": 8444}
+
+
+def test_each_hop_to_a_tls_upstream_is_probed_from_the_host_as_nginx_makes_it():
+    steps = probe_plan({"tls_endpoints": [], "quic_endpoints": []}, dict(SETTINGS, profile=None), [INTRANET, PARTNER])
+    assert [(s["kind"], s["side"]) for s in steps] == [("hop", "host"), ("hop", "host")]
+    # The edge's own offer, its certificate checked against what nginx trusts: the hop's CA file, else the system's.
+    assert probes_from(steps, "host") == [
+        {"host": "intranet.example", "port": 8444, "server_name": "intranet.example", "engine": "openssl",
+         "groups": EDGE, "ca_files": ["/etc/ssl/intranet.crt"]},
+        {"host": "partner.example", "port": 443, "server_name": "partner.example", "engine": "openssl",
+         "groups": EDGE, "ca_files": ["/etc/ssl/certs/ca-certificates.crt"]}]
+    with pytest.raises(AnsibleFilterError, match="upstream_hops"):
+        probe_plan({}, SETTINGS, "https://x/")
+    # An upstream nginx shows the edge's client certificate is shown it by the probe too.
+    mutual = dict(INTRANET, client_certificate="/etc/pqc-edge/client/mldsa44.crt", client_key="/etc/pqc-edge/client/mldsa44.key")
+    probe = probe_plan({}, dict(SETTINGS, profile=None), [mutual])[0]["probe"]
+    assert (probe["client_certificate"], probe["client_key"]) == (
+        "/etc/pqc-edge/client/mldsa44.crt", "/etc/pqc-edge/client/mldsa44.key")
+
+
+def hop_verdict(hops, answers):
+    steps = probe_plan({"tls_endpoints": [], "quic_endpoints": []}, dict(SETTINGS, profile=None), hops)
+    return probe_verdict(probe_answers(steps, [], answers), "edge1")
+
+
+def test_a_hop_passes_quantum_safe_and_verified_and_a_pinned_one_is_listed_with_its_reason():
+    verdict = hop_verdict([INTRANET, LEGACY_HOP], [hop_answer(), hop_answer("X25519")])
+    assert verdict["failures"] == []
+    assert (verdict["counts"]["hops"], verdict["counts"]["hops_safe"]) == (2, 1)
+    assert verdict["table"][-3:] == [
+        "upstream hops, probed from the host with the edge's own offer:",
+        "  site static location /intranet/ -> https://intranet.example:8444/: X25519MLKEM768, certificate verified "
+        "against /etc/ssl/intranet.crt",
+        "  site static location /legacy/ -> https://legacy.example/: X25519, certificate verified against the system CA "
+        "bundle  <- proxy_groups X25519 has no hybrid or post-quantum group"]
+
+
+def test_a_hop_fails_the_host_when_classical_unverified_or_unreachable_naming_the_hop():
+    verdict = hop_verdict([INTRANET, PARTNER, dict(INTRANET, path="/down/")], [
+        hop_answer("X25519"), hop_answer(verified=False, error="unable to get local issuer certificate"),
+        {"failed": True, "msg": "connection refused"}])
+    assert verdict["failures"] == [
+        "edge1: the hop from site static location /intranet/ -> https://intranet.example:8444/ (intranet.example:8444, "
+        "server name intranet.example) negotiated X25519: the upstream took none of the quantum-safe groups the edge "
+        "offers (X25519MLKEM768:SecP256r1MLKEM768:X25519:secp256r1)",
+        "edge1: the hop from site static location /partner/ -> https://partner.example/ (partner.example:443, server name "
+        "partner.example): the upstream's certificate did not verify against the system CA bundle: unable to get local "
+        "issuer certificate",
+        "edge1: the hop from site static location /down/ -> https://intranet.example:8444/ (intranet.example:8444, "
+        "server name intranet.example) could not be probed from the host: connection refused"]
+    assert verdict["counts"]["hops_safe"] == 0
+
+
+def test_hops_use_the_hosts_own_openssl_where_the_roles_know_it():
+    settings = probe_settings(FLEET, "edge1", {"from": "host", "openssl_path": "/opt/pqc-edge/openssl/bin/openssl"})
+    assert settings["openssl_path"] == "/opt/pqc-edge/openssl/bin/openssl"
+    steps = probe_plan({"tls_endpoints": [], "quic_endpoints": []}, settings, [INTRANET])
+    assert steps[0]["probe"]["openssl_path"] == "/opt/pqc-edge/openssl/bin/openssl"
+    assert "openssl_path" not in probe_plan({}, probe_settings(FLEET, "edge1", {}), [INTRANET])[0]["probe"]

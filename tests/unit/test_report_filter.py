@@ -114,3 +114,25 @@ def test_under_a_profile_each_server_is_judged_and_classical_refusals_do_not_low
                                    [mlkem, refused]), survey(servers=servers))
     assert [(s["verdict"], s["compliance"]["compliant"]) for s in row["servers"]] == [("post-quantum", True)] * 2
     assert row["verdict"] == "PQ-ready" and row["compliance"] == judged
+
+
+HOP = {"site": "default", "path": "/api/", "upstream": "https://api.internal:8444/", "host": "api.internal", "port": 8444,
+       "server_name": "api.internal", "ca_file": None, "groups": ["X25519MLKEM768", "X25519"], "pinned": None}
+
+
+def test_each_hop_to_a_tls_upstream_is_a_row_and_an_unverified_one_keeps_the_host_from_pq_ready():
+    settings = {"from": "controller", "address": "203.0.113.5", "ports": {}, "quic_ports": {}, "trust_offers": [],
+                "issued_sites": []}
+    steps = report_plan({"tls_endpoints": [SITE], "quic_endpoints": []}, "edge1", 8443, settings, [HOP])
+    assert [(s["kind"], s["side"]) for s in steps] == [("enumerate", "controller"), ("classical", "controller"), ("hop", "host")]
+    controller = [answer("X25519MLKEM768"), answer("X25519", "classical")]
+    verified = answer("X25519MLKEM768", certificate_verified=True, verify_error=None)
+    row = report_row(probe_answers(steps, controller, [verified]), survey())
+    assert row["verdict"] == "PQ-ready"
+    assert row["upstream_hops"] == [{
+        "site": "default", "location": "/api/", "upstream": "https://api.internal:8444/",
+        "groups_offered": ["X25519MLKEM768", "X25519"], "negotiated_group": "X25519MLKEM768", "quantum_safe": True,
+        "certificate_verified": True, "ca_file": None, "verify_error": None, "pinned": None, "error": None}]
+    unverified = answer("X25519MLKEM768", certificate_verified=False, verify_error="certificate has expired")
+    row = report_row(probe_answers(steps, controller, [unverified]), survey())
+    assert row["verdict"] == "partly PQ" and row["upstream_hops"][0]["verify_error"] == "certificate has expired"

@@ -97,3 +97,15 @@ def test_ari_due_takes_only_what_a_directory_with_renewal_information_says_to_re
     ]
     assert ari_due(results) == ["/tls/a/ecdsa.crt"]
     assert ari_due(None) == [] and ari_due([]) == []
+
+
+def test_client_certificate_files_are_the_hosts_client_certificates_by_kind():
+    issued = certificates.issued_certificates([{"name": "client", "server_names": ["edge1"]}], ["mldsa44", "ecdsa"],
+                                              "/etc/pqc-edge", [], None, "client")
+    server = certificates.issued_certificates([{"name": "default", "server_names": ["edge1"]}], ["mldsa44"], "/tls")
+    assert certificates.client_certificate_files(server + issued, "mldsa44") == {
+        "pq": {"algorithm": "mldsa44", "certificate": "/etc/pqc-edge/client/mldsa44.crt",
+               "private_key": "/etc/pqc-edge/client/mldsa44.key"},
+        "classical": {"algorithm": "ecdsa", "certificate": "/etc/pqc-edge/client/ecdsa.crt",
+                      "private_key": "/etc/pqc-edge/client/ecdsa.key"}}
+    assert certificates.client_certificate_files(server, "mldsa44") == {}

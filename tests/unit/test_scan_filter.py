@@ -3,7 +3,7 @@
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.pqc.edge.plugins.filter.scan import scan_plan, scan_rows, scan_target
+from ansible_collections.pqc.edge.plugins.filter.scan import alt_svc_plan, scan_plan, scan_rows, scan_target
 
 
 @pytest.mark.parametrize("target, parsed", [
@@ -28,7 +28,8 @@ def test_targets_are_host_port_or_https_urls_with_an_optional_server_name(target
     ({"target": "lb:443", "server_name": "bad name"}, "server_name 'bad name' of lb:443 is not a host name"),
     ({"target": "lb:443", "sni": "x"}, "lb:443 has unknown keys sni"),
     ({"server_name": "x"}, "has no target"),
-    ({"target": "lb:443", "quic": "yes"}, "quic 'yes' of lb:443 is not true or false"),
+    ({"target": "lb:443", "quic": "yes"}, "quic 'yes' of lb:443 is not true, false or alt-svc"),
+    ({"target": "lb:443", "quic": 1}, "quic 1 of lb:443 is not true, false or alt-svc"),
 ])
 def test_a_malformed_target_is_refused_naming_it(target, named):
     with pytest.raises(AnsibleFilterError, match="pqc_edge_scan_targets: .*" + named.replace("?", "[?]")):
@@ -98,3 +99,67 @@ def test_quic_is_probed_where_a_target_or_the_scan_asks_and_lands_in_its_server_
     assert (tcp["verdict"], tcp["servers"][0]["http3_pq_offer_group"]) == ("classical only", "no answer")
     assert tcp["servers"][0]["why"] == "over HTTP/3 (QUIC): no answer from tcp.example port 443 over QUIC for a post-quantum offer"
     assert (no["verdict"], no["servers"][0]["http3_pq_offer_group"]) == ("PQ-ready", None)
+
+
+def test_certificates_are_read_where_the_scanning_side_has_openssl_3_5_and_said_unread_otherwise():
+    old = scan_plan(["pq.example:8443"], None, False, {"openssl": "OpenSSL 3.0.19 27 Jan 2026 (Library: OpenSSL 3.0.19)"})
+    assert [s["kind"] for s in old] == ["enumerate", "predicted", "classical", "split"]
+    hybrid = {"failed": False, "negotiated_group": "X25519MLKEM768", "group_kind": "hybrid", "quantum_safe": True,
+              "supported_groups": ["X25519MLKEM768", "x25519"]}
+    row = scan_rows(old, [hybrid] * 4)[0]
+    assert row["certificates"] == [] and row["certificates_error"].startswith(
+        "the scanning side's OpenSSL (OpenSSL 3.0.19 27 Jan 2026 (Library: OpenSSL 3.0.19)) cannot complete")
+    assert "OpenSSL (none found)" in scan_rows(scan_plan(["pq.example:8443"], None, False, {"openssl": ""}), [hybrid] * 4)[0][
+        "certificates_error"]
+
+    plan = scan_plan(["pq.example:8443"], None, False, {"openssl": "OpenSSL 3.5.4 30 Sep 2025", "ca_files": ["/ca.pem"]})
+    steps = [s for s in plan if s["kind"] == "certificate"]
+    assert [s["item"][1] for s in steps] == ["post-quantum", "classical"]
+    assert steps[0]["probe"]["signature_algorithms"][0] == "mldsa44" and steps[1]["probe"]["engine"] == "openssl"
+    assert steps[0]["probe"]["ca_files"] == ["/ca.pem"] and "MLKEM1024" in steps[0]["probe"]["groups"]
+    assert scan_plan(["pq.example:8443"], None, False, {"openssl": "OpenSSL 3.6.0"})[-1]["probe"]["ca_files"] == [
+        "/etc/ssl/certs/ca-certificates.crt"]
+    mldsa = dict(hybrid, certificate_key_algorithm="ML-DSA-44", certificate_issuer="CN=Fleet root",
+                 certificate_subject="CN=pq.example", certificate_days_left=40, certificate_not_after="Jan 15 10:00:00 2027 GMT",
+                 certificate_not_before="Dec  6 10:00:00 2026 GMT", certificate_signature_algorithm="ML-DSA-65",
+                 certificate_key_size=None, certificate_verified=False, verify_error="unable to get local issuer certificate")
+    ecdsa = dict(mldsa, certificate_key_algorithm="id-ecPublicKey", certificate_key_size=256,
+                 certificate_signature_algorithm="ecdsa-with-SHA256", certificate_verified=True, verify_error=None)
+    row = scan_rows(plan, [hybrid] * 4 + [mldsa, ecdsa])[0]
+    assert row["certificates_error"] is None
+    assert [(c["path"], c["key_algorithm"], c["key_size"], c["trusted"]) for c in row["certificates"]] == [
+        ("served to a post-quantum client", "ML-DSA-44", None, False), ("served to a classical client", "id-ecPublicKey", 256, True)]
+    assert row["certificates"][0]["verify_error"] == "unable to get local issuer certificate"
+    assert row["servers"][0]["certificates"] == row["certificates"]
+    # One certificate served to both: listed once; a handshake that failed is said.
+    row = scan_rows(plan, [hybrid] * 4 + [ecdsa, ecdsa])[0]
+    assert len(row["certificates"]) == 1
+    row = scan_rows(plan, [hybrid] * 4 + [{"failed": True, "msg": "timed out"}, ecdsa])[0]
+    assert row["certificates_error"] == "post-quantum: timed out" and len(row["certificates"]) == 1
+
+
+def test_with_quic_alt_svc_http3_goes_to_the_port_the_target_announces_on_its_own_host():
+    targets = ["pq.example:8443", {"target": "10.0.0.5:9443", "server_name": "api.example"}, "away.example:443",
+               "none.example:443", {"target": "off.example:443", "quic": False}]
+    plan = scan_plan(targets, None, "alt-svc")
+    asked = [s["item"]["target"] for s in plan if s["kind"] == "enumerate" and s["probe"].get("alt_svc")]
+    assert asked == ["pq.example:8443", "10.0.0.5:9443", "away.example:443", "none.example:443"]
+    assert not [s for s in plan if s["kind"] == "quic_pq"]
+    hybrid = {"failed": False, "negotiated_group": "X25519MLKEM768", "group_kind": "hybrid", "quantum_safe": True,
+              "supported_groups": ["X25519MLKEM768", "x25519"]}
+    said = [dict(hybrid, alt_svc='h3-29=":8443", h3=":8443"; ma=86400'), dict(hybrid, alt_svc='h3="api.example:443"'),
+            dict(hybrid, alt_svc='h3="cdn.elsewhere.example:443"'),
+            dict(hybrid, alt_svc=None, alt_svc_error="gave no HTTPS answer"), hybrid]
+    answers = []
+    for enum in said:
+        answers += [enum, hybrid, hybrid, hybrid]
+    quic = alt_svc_plan(plan, answers)
+    # Its own host only (by address or server name); another host's alternative is not followed.
+    assert [(s["item"]["target"], s["probe"]["host"], s["probe"]["port"], s["probe"]["transport"]) for s in quic] == [
+        ("pq.example:8443", "pq.example", 8443, "quic"), ("10.0.0.5:9443", "10.0.0.5", 443, "quic")]
+    rows = scan_rows(plan + quic, answers + [hybrid, {"failed": True, "msg": "no answer over QUIC"}])
+    assert [row["servers"][0]["http3_pq_offer_group"] for row in rows] == ["X25519MLKEM768", "no answer", None, None, None]
+    assert [row["verdict"] for row in rows] == ["PQ-ready", "classical only", "PQ-ready", "PQ-ready", "PQ-ready"]
+    assert rows[2]["alt_svc"] == 'h3="cdn.elsewhere.example:443"' and rows[3]["alt_svc_error"] == "gave no HTTPS answer"
+    with pytest.raises(AnsibleFilterError, match="pqc_edge_scan_quic must be true, false or alt-svc"):
+        scan_plan(targets, None, "yes")

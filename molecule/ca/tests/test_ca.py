@@ -15,6 +15,8 @@ import testinfra
 
 CA = "pqc-edge-ca-root"
 EDGES = ["pqc-edge-ca-edge-1", "pqc-edge-ca-edge-2"]
+# A host that calls the edges and is no edge.
+CLIENT = "pqc-edge-ca-client"
 INVENTORY = os.environ.get("MOLECULE_INVENTORY_FILE", "")
 EPHEMERAL = os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "")
 # As molecule.yml sets certificates_fleet_ca_local_dir.
@@ -116,12 +118,14 @@ def public_keys_of_private_keys(host, dirs):
 
 def test_no_ca_private_key_outside_the_ca_host():
     ca = node(CA)
-    root_publics = [ca.run("openssl x509 -in %s/mldsa65-root.crt -noout -pubkey" % CA_DIR).stdout]
+    # The ML-DSA root, and the ECDSA one that the client host's classical client certificate needs (the edges' classical
+    # certificates come from ACME).
+    root_publics = [ca.run("openssl x509 -in %s/%s-root.crt -noout -pubkey" % (CA_DIR, root)).stdout
+                    for root in ("ecdsa", "mldsa65")]
     assert all("BEGIN PUBLIC KEY" in key for key in root_publics)
     # The search finds them where they are, so it would find them elsewhere.
     on_ca = public_keys_of_private_keys(ca, [CA_DIR])
-    # With ACME for the classical certificates the CA host keeps the ML-DSA root only.
-    assert sorted(on_ca) == ["%s/mldsa65-root.key" % CA_DIR]
+    assert sorted(on_ca) == ["%s/ecdsa-root.key" % CA_DIR, "%s/mldsa65-root.key" % CA_DIR]
     assert sorted(on_ca.values()) == sorted(root_publics)
     assert ca.file("%s/mldsa65-root.key" % CA_DIR).mode == 0o600 and ca.file(CA_DIR).mode == 0o700
     searched = ["/etc", "/root", "/tmp", "/var", "/opt", "/srv", "/home", "/usr/local"]
@@ -130,11 +134,14 @@ def test_no_ca_private_key_outside_the_ca_host():
         # The edge's own ML-DSA and ECDSA keys and its ACME account key.
         assert sorted(keys) == ["/etc/pqc-edge/acme/account.key", TLS_DIR + "/default/ecdsa.key", TLS_DIR + "/default/mldsa44.key"], keys
         assert not set(keys.values()) & set(root_publics), keys
+    keys = public_keys_of_private_keys(node(CLIENT), searched)
+    assert sorted(keys) == ["/etc/pqc-edge/client/ecdsa.key", "/etc/pqc-edge/client/mldsa44.key"], keys
+    assert not set(keys.values()) & set(root_publics), keys
     # The controller: everything the runs wrote (molecule's directory with the fetched roots, Ansible's temporary files).
     controller = testinfra.get_host("local://")
     local = public_keys_of_private_keys(controller, [EPHEMERAL, os.path.expanduser("~/.ansible/tmp")])
     assert not set(local.values()) & set(root_publics), sorted(local)
-    assert sorted(os.listdir(LOCAL_ROOTS)) == ["mldsa65-root.crt"]
+    assert sorted(os.listdir(LOCAL_ROOTS)) == ["ecdsa-root.crt", "mldsa65-root.crt"]
 
 
 def test_serials_are_unique_and_recorded_on_the_ca_host():
@@ -142,7 +149,7 @@ def test_serials_are_unique_and_recorded_on_the_ca_host():
     serials = [line.split("\t")[1] for line in index]
     assert len(serials) >= 2 and len(set(serials)) == len(serials)
     requesters = [line.split("\t")[3] for line in index]
-    assert sorted(set(requesters)) == EDGES
+    assert sorted(set(requesters)) == sorted(EDGES + [CLIENT])
     for name in EDGES:
         for algorithm in ("mldsa44",):
             serial = serial_of(node(name), "%s/default/%s.crt" % (TLS_DIR, algorithm)).partition("=")[2]
@@ -312,8 +319,13 @@ def test_acme_account_key_is_private_and_http01_is_served_before_the_redirect():
 
 
 # The default site, asking every client for a certificate from the fleet CA.
+# /peer/ is a hop to the other edge (in its own container), which asks for a client certificate too: verified against
+# the fleet's roots, shown the edge's ML-DSA client certificate.
 MUTUAL_TLS_SITES = [{"name": "default", "server_names": ["{{ inventory_hostname }}"], "default_server": True,
-                     "client_auth": "required", "locations": [{"path": "/", "proxy": "backend"}]}]
+                     "client_auth": "required", "locations": [
+                         {"path": "/", "proxy": "backend"},
+                         {"path": "/peer/", "proxy": "https://{{ groups['pqc_edge'] | difference([inventory_hostname]) | first }}:8443/api/tls",
+                          "proxy_ca_file": "/etc/pqc-edge/tls/fleet-ca/roots.pem", "proxy_client_certificate": "pq"}]}]
 CLIENT_DIR = "/etc/pqc-edge/client"
 PROBE_CLIENT = """
 - name: Probe the edge's mutual TLS site with the edge's own ML-DSA client certificate
@@ -339,10 +351,10 @@ PROBE_CLIENT = """
 """
 
 
-def api_tls(edge, name, *args):
-    """/api/tls through the edge with curl's own OpenSSL 3.5: (HTTP status, body)."""
-    out = edge.run("curl -sk --max-time 10 -w '\\n%%{http_code}' --resolve %s:8443:127.0.0.1 %s https://%s:8443/api/tls"
-                   % (name, " ".join(args), name)).stdout
+def api_tls(edge, name, *args, path="/api/tls"):
+    """/api/tls (or another path) through the edge with curl's own OpenSSL 3.5: (HTTP status, body)."""
+    out = edge.run("curl -sk --max-time 10 -w '\\n%%{http_code}' --resolve %s:8443:127.0.0.1 %s https://%s:8443%s"
+                   % (name, " ".join(args), name, path)).stdout
     body, dummy, status = out.rpartition("\n")
     return status, body
 
@@ -350,8 +362,13 @@ def api_tls(edge, name, *args):
 def test_without_acme_the_fleet_ca_signs_the_classical_certificate_and_client_certificates_for_mutual_tls(tmp_path):
     edge, name = node(EDGES[1]), EDGES[1]
     playbook = os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "converge.yml")
+    # Each edge resolves the other's name (the containers share docker's default network, which has no DNS).
+    for here, there in ((EDGES[0], EDGES[1]), (EDGES[1], EDGES[0])):
+        address = subprocess.run(["docker", "inspect", "-f", "{{.NetworkSettings.IPAddress}}", there],
+                                 capture_output=True, text=True, check=True).stdout.strip()
+        node(here).run("grep -q ' %s$' /etc/hosts || echo '%s %s' >> /etc/hosts" % (there, address, there))
     off = ansible_playbook(playbook, {"certificates_acme_directory": "", "certificates_client_certificate": True,
-                                      "pqc_edge_sites": MUTUAL_TLS_SITES}, "--limit", name)
+                                      "pqc_edge_sites": MUTUAL_TLS_SITES}, "--limit", ",".join(EDGES))
     assert off.returncode == 0, off.stdout[-3000:] + off.stderr
     assert "ECDSA root" in edge.run("openssl x509 -in %s/default/ecdsa.crt -noout -issuer" % TLS_DIR).stdout
     # The fleet's classical root reached the controller, and a client with it alone verifies the served certificate.
@@ -380,6 +397,32 @@ def test_without_acme_the_fleet_ca_signs_the_classical_certificate_and_client_ce
     status, body = api_tls(edge, name, "-H 'X-TLS-Client-Verify: SUCCESS' -H 'X-TLS-Client-Subject: CN=admin' "
                            "--cert %s/ecdsa.crt --key %s/ecdsa.key" % (CLIENT_DIR, CLIENT_DIR))
     assert json.loads(body)["client_certificate"]["subject"] == "CN=%s" % name
+    # The hop to the other edge, in its own container, which asks for a client certificate: what its backend saw of
+    # that hop's own handshake is the hybrid and this edge's ML-DSA client certificate; each edge's gate probed its hop.
+    status, body = api_tls(edge, name, "--cert %s/ecdsa.crt --key %s/ecdsa.key" % (CLIENT_DIR, CLIENT_DIR), path="/peer/")
+    assert status == "200", body
+    upstream_saw = json.loads(body)
+    assert upstream_saw["group"] == "X25519MLKEM768", upstream_saw
+    assert upstream_saw["client_certificate"]["verify"] == "SUCCESS", upstream_saw
+    assert upstream_saw["client_certificate"]["subject"] == "CN=%s" % name, upstream_saw
+    assert "ML-DSA root" in upstream_saw["client_certificate"]["issuer"], upstream_saw
+    # The client host, which is no edge, calls with its own client certificates (pqc.edge.clients in converge.yml):
+    # made on it, for client authentication only, the backend seeing its name.
+    client = node(CLIENT)
+    address = subprocess.run(["docker", "inspect", "-f", "{{.NetworkSettings.IPAddress}}", name],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    for algorithm, root in (("mldsa44", "ML-DSA root"), ("ecdsa", "ECDSA root")):
+        assert client.file("%s/%s.key" % (CLIENT_DIR, algorithm)).mode == 0o600
+        called = client.run("curl -sk --max-time 10 --resolve %s:8443:%s --cert %s/%s.crt --key %s/%s.key "
+                            "https://%s:8443/api/tls" % (name, address, CLIENT_DIR, algorithm, CLIENT_DIR, algorithm, name))
+        seen = json.loads(called.stdout)["client_certificate"]
+        assert seen["verify"] == "SUCCESS" and seen["subject"] == "CN=%s" % CLIENT and root in seen["issuer"], seen
+    assert not client.file(TLS_DIR + "/default").exists and not client.exists("nginx")
+    said = " ".join(off.stdout.split())
+    for here, there in ((EDGES[0], EDGES[1]), (EDGES[1], EDGES[0])):
+        assert "site default location /peer/ -> https://%s:8443/api/tls: X25519MLKEM768, certificate verified against " \
+               "/etc/pqc-edge/tls/fleet-ca/roots.pem" % there in said, said[-3000:]
+    assert said.count("1 of 1 hops to TLS upstreams quantum-safe and verified") == 2, said[-3000:]
     probe = tmp_path / "probe-client.yml"
     probe.write_text(PROBE_CLIENT % (name, name, CLIENT_DIR, CLIENT_DIR))
     answer = tmp_path / "answer.json"
@@ -389,14 +432,16 @@ def test_without_acme_the_fleet_ca_signs_the_classical_certificate_and_client_ce
     assert probed["client_certificate_requested"] is True and probed["peer_signature_algorithm"] == "mldsa44"
     assert sorted(probed["client_ca_names"]) == ["CN=pqc.edge private CA (ECDSA root)", "CN=pqc.edge private CA (ML-DSA root)"]
 
-    back = ansible_playbook(playbook, None, "--limit", name)
+    back = ansible_playbook(playbook, None, "--limit", ",".join(EDGES))
     assert back.returncode == 0, back.stdout[-3000:] + back.stderr
     assert "Pebble Intermediate CA" in edge.run("openssl x509 -in %s/default/ecdsa.crt -noout -issuer" % TLS_DIR).stdout
     out = s_client(edge, name, "/root/client/acme-root.crt", "-groups X25519 -sigalgs ecdsa_secp256r1_sha256").stdout
     assert "Verification: OK" in out, out
     # Back to no client authentication; the client keys are this test's to remove (the role leaves unused keys be).
     assert api_tls(edge, name)[0] == "200"
-    edge.run("rm -rf %s /root/other.key /root/other.crt" % CLIENT_DIR)
+    edge.run("rm -rf /root/other.key /root/other.crt")
+    for each in EDGES:
+        node(each).run("rm -rf %s" % CLIENT_DIR)
 
 
 def sans(edge, path):

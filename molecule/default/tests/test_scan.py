@@ -5,6 +5,8 @@ the container's own address (no login to them); then a malformed target."""
 
 import json
 import os
+import re
+import subprocess
 
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
@@ -75,8 +77,11 @@ def test_scan_judges_servers_it_does_not_manage_and_writes_a_valid_cbom(host, ru
     assert [row["answers_split_client_hello"] for row in rows] == [True, True, None, False]
     assert "without a TLS answer" in rows[3]["split_client_hello_error"]
     assert rows[0]["supported_groups"][0] == "X25519MLKEM768" and rows[0]["servers"][0]["hello_retry_request"] is True
-    # Asked for QUIC, the edge answers the post-quantum offer over UDP 8443 with the hybrid; the others were not asked.
-    assert [row["servers"][0]["http3_pq_offer_group"] for row in rows] == ["X25519MLKEM768", None, None, None]
+    # Asked for QUIC, the edge answers the post-quantum offer over UDP 8443 with the hybrid. The front on 9553 was not
+    # asked, but nginx behind it announces HTTP/3 on 8443 in Alt-Svc (the scan's default reads it), so the same offer
+    # goes there; the X25519 s_server announces nothing.
+    assert [row["servers"][0]["http3_pq_offer_group"] for row in rows] == ["X25519MLKEM768", None, None, "X25519MLKEM768"]
+    assert rows[3]["alt_svc"].startswith('h3=":8443"') and rows[1]["alt_svc"] is None
     assert "nothing listens there" in rows[2]["error"]
     cbom = (tmp_path / "pqc-scan.cdx.json").read_text()
     assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(cbom) is None
@@ -95,6 +100,40 @@ def test_scan_judges_servers_it_does_not_manage_and_writes_a_valid_cbom(host, ru
     assert edge["not_checked"] == ["the certificate served: needs engine=openssl, a complete handshake"]
     assert "accepted none of the profile's groups (MLKEM1024)" in x25519_only["failed"]
     assert rows[2]["compliance"] is None
+
+
+def test_certificates_are_read_where_the_scanning_side_has_openssl_3_5(host, run_playbook, tmp_path):
+    """From the controller (its OpenSSL may predate 3.5: then the rows say so) and from the edge itself
+    (pqc_edge_scan_from, Debian 13's OpenSSL 3.5): the certificate served to a post-quantum client and to a classical
+    one, each verified against the CA file given (here the ML-DSA certificate itself, which is self-signed)."""
+    controller = subprocess.run(["openssl", "version"], capture_output=True, text=True, check=False).stdout
+    target = {"target": "127.0.0.1:8443", "server_name": "pqc-edge-molecule"}
+    result = run_playbook(SCAN, {"pqc_edge_scan_targets": [dict(target, target="%s:8443" % host.run("hostname -I").stdout.split()[0])],
+                                 "pqc_edge_report_dir": str(tmp_path / "controller")})
+    assert result.returncode == 0, result.stdout[-3000:]
+    row = json.loads((tmp_path / "controller" / "pqc-scan.json").read_text())["hosts"][0]
+    if re.match(r"OpenSSL 3\.[0-4]\.", controller):
+        assert row["certificates"] == [] and controller.strip() in row["certificates_error"], row
+    else:
+        assert len(row["certificates"]) == 2 and row["certificates_error"] is None, row
+
+    result = run_playbook(SCAN, {"pqc_edge_scan_targets": [target], "pqc_edge_scan_from": "pqc-edge-molecule",
+                                 "pqc_edge_scan_ca_files": ["%s/mldsa44.crt" % TLS],
+                                 "pqc_edge_report_dir": str(tmp_path / "edge")})
+    assert result.returncode == 0, result.stdout[-3000:]
+    row = json.loads((tmp_path / "edge" / "pqc-scan.json").read_text())["hosts"][0]
+    assert row["verdict"] == "PQ-ready" and row["certificates_error"] is None, row
+    served = dict((c["path"], c) for c in row["certificates"])
+    pq, classical = served["served to a post-quantum client"], served["served to a classical client"]
+    on_host = host.run("openssl x509 -in %s/mldsa44.crt -noout -enddate" % TLS).stdout.strip().partition("=")[2]
+    assert (pq["key_algorithm"], pq["trusted"], pq["not_after"]) == ("ML-DSA-44", True, on_host), pq
+    assert pq["subject"] and pq["days_left"] > 0 and pq["key_size"] is None, pq
+    assert (classical["key_algorithm"], classical["key_size"], classical["trusted"]) == ("id-ecPublicKey", 256, False), classical
+    assert classical["verify_error"], classical
+    cbom = json.loads((tmp_path / "edge" / "pqc-scan.cdx.json").read_text())
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(json.dumps(cbom)) is None
+    names = [c["name"] for c in cbom["components"] if c["cryptoProperties"]["assetType"] == "certificate"]
+    assert names == ["127.0.0.1:8443 served to a post-quantum client", "127.0.0.1:8443 served to a classical client"]
 
 
 def test_a_malformed_target_is_refused_naming_it(run_playbook, tmp_path):

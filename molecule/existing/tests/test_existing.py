@@ -146,8 +146,10 @@ def hop(host, site, path):
     return cmd.stdout.strip(), body, logged
 
 
-def test_an_https_upstream_is_reached_over_the_hybrid_with_the_edges_groups(host):
-    status, body, logged = hop(host, "intranet", "/intranet/")
+# An https:// URL, and a named upstream with a tls_server_name (by the name the intranet certificate carries).
+@pytest.mark.parametrize("path", ["/intranet/", "/pool/"])
+def test_an_https_upstream_is_reached_over_the_hybrid_with_the_edges_groups(host, path):
+    status, body, logged = hop(host, "intranet", path)
     assert (status, body.strip()) == ("200", "intranet")
     assert len(logged) == 1, logged
     fields = dict(field.split("=", 1) for field in logged[0].split())
@@ -164,12 +166,36 @@ def test_an_upstream_that_pins_a_classical_group_gets_a_classical_hop(host):
     assert len(logged) == 1 and "group=X25519 " in logged[0] and "tls=TLSv1.3" in logged[0], logged
 
 
-def test_an_upstream_whose_certificate_the_ca_file_does_not_verify_gets_no_request(host):
-    status, dummy, logged = hop(host, "intranet", "/wrong-ca/")
-    assert status == "502" and logged == []
-    with host.sudo():
-        errors = host.run("grep -c 'upstream SSL certificate verify error' /var/log/nginx/error.log").stdout.strip()
-    assert int(errors or 0) >= 1
+def inventory_sites():
+    """pqc_edge_sites as the scenario's inventory gives them to the host."""
+    shown = subprocess.run(["ansible-inventory", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "--host", "pqc-edge-existing"],
+                           capture_output=True, text=True, check=True)
+    return json.loads(shown.stdout)["pqc_edge_sites"]
+
+
+def test_an_upstream_whose_certificate_the_ca_file_does_not_verify_gets_no_request_and_fails_the_gate(host, run_site):
+    """A location added that trusts the wrong CA file for its upstream (the intranet server, by another name, since
+    nginx shares one upstream's sessions): nginx refuses the hop, and the play's gate fails the host naming it."""
+    sites = inventory_sites()
+    static = [site for site in sites if site["name"] == "static"][0]
+    static["locations"].append({"path": "/wrong-ca/", "proxy": "https://localhost:8444/",
+                                "proxy_ca_file": "/etc/ssl/operator/legacy.crt"})
+    try:
+        result = run_site({"pqc_edge_sites": sites})
+        said = " ".join((result.stdout + result.stderr).split())
+        assert result.returncode != 0, said[-3000:]
+        assert ("pqc-edge-existing: the hop from site static location /wrong-ca/ -> https://localhost:8444/ "
+                "(localhost:8444, server name localhost): the upstream's certificate did not verify against "
+                "/etc/ssl/operator/legacy.crt") in said, said[-3000:]
+        status, dummy, logged = hop(host, "intranet", "/wrong-ca/")
+        assert status == "502" and logged == []
+        with host.sudo():
+            errors = host.run("grep -c 'upstream SSL certificate verify error' /var/log/nginx/error.log").stdout.strip()
+        assert int(errors or 0) >= 1
+    finally:
+        restored = run_site({})
+    assert restored.returncode == 0, (restored.stdout + restored.stderr)[-3000:]
+    assert hop(host, "intranet", "/wrong-ca/")[0] == "404"
 
 
 def test_the_stock_default_site_stays_where_nothing_clashes(host):
@@ -208,6 +234,15 @@ def test_report_says_per_server_name_hybrid_or_classical_and_why():
     assert legacy["verdict"] == "classical" and legacy["pq_offer_group"] == "x25519"
     assert "ssl_ecdh_curve X25519" in legacy["why"] and "/etc/nginx/sites-enabled/legacy:7" in legacy["why"]
     assert row["verdict"] == "partly PQ"
+    # The hops to the operator's TLS servers, probed from the edge as nginx makes them.
+    hops = dict((hop["location"], hop) for hop in row["upstream_hops"])
+    assert sorted(hops) == ["/intranet/", "/legacy/", "/pool/"]
+    assert hops["/pool/"]["upstream"] == "upstream intranet_pool, server 127.0.0.1:8444"
+    assert hops["/pool/"]["negotiated_group"] == "X25519MLKEM768" and hops["/pool/"]["certificate_verified"]
+    assert hops["/intranet/"]["negotiated_group"] == "X25519MLKEM768" and hops["/intranet/"]["certificate_verified"]
+    assert hops["/intranet/"]["groups_offered"] == ["X25519MLKEM768", "SecP256r1MLKEM768", "X25519", "secp256r1"]
+    assert (hops["/legacy/"]["negotiated_group"], hops["/legacy/"]["quantum_safe"]) == ("x25519", False), hops
+    assert hops["/legacy/"]["certificate_verified"] and "proxy_groups X25519" in hops["/legacy/"]["pinned"]
     markdown = (out / "pqc-report.md").read_text()
     assert "| legacy.example.test:8445 | operator | classical |" in markdown
 

@@ -54,6 +54,14 @@ def test_the_backend_sees_the_hybrid_group_through_nginx(host):
     assert body["group"] == "X25519MLKEM768", body
 
 
+def test_an_https_upstream_is_reached_over_the_hybrid_through_the_static_openssl(host):
+    """/hop/ goes through nginx's own client side to the edge's site again: the backend behind that hop saw the hybrid,
+    which the system OpenSSL 3.0 could not have offered."""
+    out = host.run("curl -sk --resolve localhost:8443:127.0.0.1 https://localhost:8443/hop/").stdout
+    body = json.loads(out)
+    assert body["group"] == "X25519MLKEM768" and body["protocol"] == "TLSv1.3", body
+
+
 def test_a_classical_client_is_still_served_with_ecdsa(host):
     out = handshake(host, "openssl", "X25519")
     assert "Server Temp Key: X25519" in out, out
