@@ -27,10 +27,10 @@ _NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
 # large hybrid ClientHello may look like after the network, and what servers that expect it in one read fail on.
 SPLIT = {"groups": ["X25519MLKEM768", "X25519"], "client_hello_segment_size": 256}
 # The certificates a server serves are read from complete handshakes (openssl s_client, OpenSSL 3.5 or newer on the
-# scanning side): one offering post-quantum signature schemes, one classical ones; groups wide enough for CNSA 2.0
-# servers and classical ones alike.
+# scanning side): a post-quantum client's (ML-DSA first, the classical schemes after it) and a classical one's; groups
+# wide enough for CNSA 2.0 servers and classical ones alike.
 CERTIFICATE_GROUPS = ["X25519MLKEM768", "MLKEM1024", "SecP384r1MLKEM1024", "X25519", "secp256r1", "secp384r1"]
-CERTIFICATE_OFFERS = (("post-quantum", PQ_SIGNATURES), ("classical", CLASSICAL_SIGNATURES))
+CERTIFICATE_OFFERS = (("post-quantum", PQ_SIGNATURES + CLASSICAL_SIGNATURES), ("classical", CLASSICAL_SIGNATURES))
 
 
 # An HTTP/3 alternative in an Alt-Svc header: h3="host:port" (an empty host is the target's own).
@@ -195,7 +195,9 @@ def _served_certificates(answers):
                        "verify_error": answer.get("verify_error")}
         same = [known for known in served if all(known[key] == certificate[key] for key in
                                                  ("key_algorithm", "issuer", "subject", "not_after"))]
-        if not same:
+        if same:
+            same[0]["path"] = "served to every client"
+        else:
             served.append(certificate)
     return served
 

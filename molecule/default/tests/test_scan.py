@@ -117,11 +117,25 @@ def test_certificates_are_read_where_the_scanning_side_has_openssl_3_5(host, run
     else:
         assert len(row["certificates"]) == 2 and row["certificates_error"] is None, row
 
-    result = run_playbook(SCAN, {"pqc_edge_scan_targets": [target], "pqc_edge_scan_from": "pqc-edge-molecule",
-                                 "pqc_edge_scan_ca_files": ["%s/mldsa44.crt" % TLS],
-                                 "pqc_edge_report_dir": str(tmp_path / "edge")})
+    # Beside the edge, an s_server with an RSA certificate and its own group list.
+    host.run("openssl req -x509 -newkey rsa:2048 -nodes -keyout /root/scan-rsa.key -out /root/scan-rsa.crt "
+             "-subj /CN=localhost -days 2")
+    server = host.run("setsid openssl s_server -accept 9554 -cert /root/scan-rsa.crt -key /root/scan-rsa.key "
+                      "-groups SecP256r1MLKEM768:secp256r1 -www -quiet </dev/null >/dev/null 2>&1 & sleep 1; "
+                      "ss -Htln 'sport = :9554'")
+    assert ":9554" in server.stdout, server.stdout + server.stderr
+    try:
+        result = run_playbook(SCAN, {"pqc_edge_scan_targets": [target, "127.0.0.1:9554"],
+                                     "pqc_edge_scan_from": "pqc-edge-molecule",
+                                     "pqc_edge_scan_ca_files": ["%s/mldsa44.crt" % TLS],
+                                     "pqc_edge_report_dir": str(tmp_path / "edge")})
+    finally:
+        host.run("pkill -f 's_server -accept 9554'; rm -f /root/scan-rsa.key /root/scan-rsa.crt")
     assert result.returncode == 0, result.stdout[-3000:]
-    row = json.loads((tmp_path / "edge" / "pqc-scan.json").read_text())["hosts"][0]
+    row, rsa = json.loads((tmp_path / "edge" / "pqc-scan.json").read_text())["hosts"]
+    assert (rsa["verdict"], rsa["pq_offer_group"]) == ("PQ-ready", "SecP256r1MLKEM768"), rsa
+    assert [(c["path"], c["key_algorithm"], c["key_size"], c["trusted"]) for c in rsa["certificates"]] == [
+        ("served to every client", "rsaEncryption", 2048, False)], rsa
     assert row["verdict"] == "PQ-ready" and row["certificates_error"] is None, row
     served = dict((c["path"], c) for c in row["certificates"])
     pq, classical = served["served to a post-quantum client"], served["served to a classical client"]
@@ -133,7 +147,8 @@ def test_certificates_are_read_where_the_scanning_side_has_openssl_3_5(host, run
     cbom = json.loads((tmp_path / "edge" / "pqc-scan.cdx.json").read_text())
     assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(json.dumps(cbom)) is None
     names = [c["name"] for c in cbom["components"] if c["cryptoProperties"]["assetType"] == "certificate"]
-    assert names == ["127.0.0.1:8443 served to a post-quantum client", "127.0.0.1:8443 served to a classical client"]
+    assert names == ["127.0.0.1:8443 served to a post-quantum client", "127.0.0.1:8443 served to a classical client",
+                     "127.0.0.1:9554 served to every client"]
 
 
 def test_a_malformed_target_is_refused_naming_it(run_playbook, tmp_path):
