@@ -320,12 +320,12 @@ def test_acme_account_key_is_private_and_http01_is_served_before_the_redirect():
 
 # The default site, asking every client for a certificate from the fleet CA.
 # /peer/ is a hop to the other edge (in its own container), which asks for a client certificate too: verified against
-# the fleet's roots, shown the edge's ML-DSA client certificate.
+# the fleet's roots (the default with a fleet CA), shown the edge's ML-DSA client certificate.
 MUTUAL_TLS_SITES = [{"name": "default", "server_names": ["{{ inventory_hostname }}"], "default_server": True,
                      "client_auth": "required", "locations": [
                          {"path": "/", "proxy": "backend"},
                          {"path": "/peer/", "proxy": "https://{{ groups['pqc_edge'] | difference([inventory_hostname]) | first }}:8443/api/tls",
-                          "proxy_ca_file": "/etc/pqc-edge/tls/fleet-ca/roots.pem", "proxy_client_certificate": "pq"}]}]
+                          "proxy_client_certificate": "pq"}]}]
 CLIENT_DIR = "/etc/pqc-edge/client"
 PROBE_CLIENT = """
 - name: Probe the edge's mutual TLS site with the edge's own ML-DSA client certificate
