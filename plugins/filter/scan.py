@@ -156,8 +156,10 @@ def scan_rows(plan, answers):
         row = report_row(one, {"host": endpoint["target"], "address": endpoint["address"], "reachable": True})
         predicted = by_kind["predicted"][index]
         split = by_kind["split"][index]
-        whole_answered = not enum.get("failed") and enum.get("negotiated_group") is not None
-        split_answered = not split.get("failed") and split.get("negotiated_group") is not None
+        # Any TLS answer (a ServerHello, or an alert for groups it does not share) means the server read the ClientHello;
+        # a failed probe is none at all.
+        whole_answered = not enum.get("failed")
+        split_answered = not split.get("failed")
         row["answers_split_client_hello"] = split_answered if whole_answered else None
         row["split_client_hello_error"] = split.get("msg") if whole_answered and not split_answered else None
         for server in row["servers"]:

@@ -163,3 +163,13 @@ def test_with_quic_alt_svc_http3_goes_to_the_port_the_target_announces_on_its_ow
     assert rows[2]["alt_svc"] == 'h3="cdn.elsewhere.example:443"' and rows[3]["alt_svc_error"] == "gave no HTTPS answer"
     with pytest.raises(AnsibleFilterError, match="pqc_edge_scan_quic must be true, false or alt-svc"):
         scan_plan(targets, None, "yes")
+
+
+def test_a_server_that_answers_the_split_client_hello_with_an_alert_read_it_whole():
+    """A server that shares none of the split offer's groups sends an alert: it read the ClientHello, pieces or not."""
+    plan = scan_plan(["p384.example:443"])
+    enum = {"failed": False, "negotiated_group": "secp384r1", "group_kind": "classical", "quantum_safe": False,
+            "supported_groups": ["SecP384r1MLKEM1024", "secp384r1"]}
+    alert = {"failed": False, "negotiated_group": None, "alert": "handshake_failure"}
+    row = scan_rows(plan, [enum, enum, alert, alert])[0]
+    assert row["answers_split_client_hello"] is True and row["split_client_hello_error"] is None
