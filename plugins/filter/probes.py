@@ -61,6 +61,10 @@ SYSTEM_TRUST = "/etc/ssl/certs/ca-certificates.crt"
 # only), and a classical-only one.
 PREDICTED_OFFER = {"groups": ["X25519", "X25519MLKEM768"]}
 CLASSICAL_OFFER = {"groups": ["X25519", "secp256r1"]}
+# A post-quantum client's offer, key shares for the hybrid and X25519.
+PQ_OFFER = {"groups": ["X25519MLKEM768", "SecP256r1MLKEM768", "X25519", "secp256r1"], "key_shares": ["X25519MLKEM768", "X25519"]}
+# The front's three client offers, by the name the table and the report give them.
+FRONT_OFFERS = (("pq", PQ_OFFER), ("predicted", PREDICTED_OFFER), ("classical", CLASSICAL_OFFER))
 
 
 def checked_profile(profile, who):
@@ -131,7 +135,9 @@ def hop_steps(hops, openssl_path=None):
     """For each hop from a site to a TLS upstream (pqc_edge_nginx.upstream_hops), one handshake from the edge itself
     with the edge's own offer to the upstream, its certificate verified as nginx verifies it: against the hop's CA file
     (None: the host's system CA bundle) for the name in the URL; with the edge's client certificate where nginx shows
-    one. openssl_path: the host's OpenSSL 3.5 command line where it is not the one on the PATH (the static build's)."""
+    one (kind hop: this one judges the hop). Then the front's three client offers to the same upstream (kind
+    hop_offer, item [hop, offer name]), which say what it supports. openssl_path: the host's OpenSSL 3.5 command line
+    where it is not the one on the PATH (the static build's)."""
     if not isinstance(hops, list):
         raise AnsibleFilterError("the upstream hops must be the nginx role's pqc_edge_nginx.upstream_hops, not %r" % (hops,))
     steps = []
@@ -143,6 +149,9 @@ def hop_steps(hops, openssl_path=None):
         if openssl_path:
             probe["openssl_path"] = openssl_path
         steps.append({"kind": "hop", "item": hop, "side": "host", "probe": probe})
+        where = {"host": hop["host"], "port": int(hop["port"]), "server_name": hop["server_name"]}
+        steps += [{"kind": "hop_offer", "item": [hop, name], "side": "host", "probe": dict(where, **offer)}
+                  for name, offer in FRONT_OFFERS]
     return steps
 
 
@@ -155,13 +164,11 @@ def probe_plan(servers, settings, hops=None):
     the hop for a hop), side, and probe (tls_probe's options). settings: pqc.edge.probe_settings' result."""
     if not isinstance(servers, dict):
         raise AnsibleFilterError("probe_plan expects the result of pqc.edge.nginx_servers")
-    pq_offer = {"groups": ["X25519MLKEM768", "SecP256r1MLKEM768", "X25519", "secp256r1"],
-                "key_shares": ["X25519MLKEM768", "X25519"]}
     plan = []
     for endpoint in servers.get("tls_endpoints", []):
         target = probe_target(endpoint, settings["from"], settings["address"], settings["ports"])
         where = {"host": target["host"], "port": target["port"], "server_name": endpoint.get("server_name") or None}
-        for kind, offer in (("pq", pq_offer), ("predicted", PREDICTED_OFFER), ("classical", CLASSICAL_OFFER)):
+        for kind, offer in FRONT_OFFERS:
             plan.append({"kind": kind, "item": endpoint, "side": target["side"], "probe": dict(where, **offer)})
         plan += _trust_steps(endpoint, target, where, settings)
         if settings.get("profile"):
@@ -171,7 +178,7 @@ def probe_plan(servers, settings, hops=None):
         target = probe_target(endpoint, settings["from"], settings["address"], settings["quic_ports"])
         where = {"host": target["host"], "port": target["port"], "server_name": endpoint.get("server_name") or None,
                  "transport": "quic"}
-        quic_offer = profile_offer(settings["profile"]) if settings.get("profile") else pq_offer
+        quic_offer = profile_offer(settings["profile"]) if settings.get("profile") else PQ_OFFER
         for kind, offer in (("quic_pq", quic_offer), ("quic_classical", CLASSICAL_OFFER)):
             plan.append({"kind": kind, "item": endpoint, "side": target["side"], "probe": dict(where, **offer)})
     return plan + hop_steps(hops or [], settings.get("openssl_path"))
@@ -247,7 +254,7 @@ def probe_answers(plan, from_controller=None, from_host=None, quic_retried=None,
     sources = {"controller": iter(from_controller or []), "host": iter(from_host or [])}
     retried = iter(quic_retried or [])
     by_kind = dict((kind, []) for kind in ("pq", "predicted", "classical", "trust", "quic_pq", "quic_classical",
-                                           "enumerate", "split", "compliance", "hop", "certificate"))
+                                           "enumerate", "split", "compliance", "hop", "hop_offer", "certificate"))
     for step in plan:
         answer = next(sources[step["side"]], None)
         if answer is None and missing:
@@ -372,7 +379,8 @@ def probe_verdict(answers, inventory_hostname, probe_from="controller"):
                 where, _group(pq, "nothing"), pq.get("alert") or "none"))
         elif other.get("negotiated_group") is None and not profiled:
             failures.append("%s refused a classical-only client offer over QUIC" % where)
-    hops = [_hop_line(hop) for hop in answers.get("hop", [])]
+    offers = hop_offers(answers.get("hop_offer", []))
+    hops = [_hop_line(hop, offers.get(hop_key(hop["item"]), {})) for hop in answers.get("hop", [])]
     failures += [problem for problem in (_hop_problem(hop, inventory_hostname) for hop in answers.get("hop", [])) if problem]
     return {
         "failures": failures, "table": table + (["upstream hops, probed from the host with the edge's own offer:"] + hops
@@ -394,8 +402,23 @@ def _hop_name(hop):
     return "site %s location %s -> %s" % (hop["site"], hop["path"], hop["upstream"])
 
 
-def _hop_line(answer):
-    """The table's line of one hop: what it negotiated and whether the upstream's certificate verified."""
+def hop_key(hop):
+    """What tells one hop from another: its site, location, host and port."""
+    return (hop["site"], hop["path"], hop["host"], int(hop["port"]))
+
+
+def hop_offers(answers):
+    """{hop key: {offer name: answer}} of the front's offers to each hop's upstream."""
+    offers = {}
+    for answer in answers:
+        hop, name = answer["item"]
+        offers.setdefault(hop_key(hop), {})[name] = answer
+    return offers
+
+
+def _hop_line(answer, offers):
+    """The table's line of one hop: what it negotiated and whether the upstream's certificate verified, then what the
+    front's offers got from the same upstream."""
     hop = answer["item"]
     if answer.get("failed"):
         said = "no handshake (%s)" % answer.get("msg")
@@ -403,7 +426,11 @@ def _hop_line(answer):
         said = "%s, certificate %s against %s" % (
             _group(answer, "refused"), "verified" if answer.get("certificate_verified") else
             "NOT verified (%s)" % answer.get("verify_error"), hop["ca_file"] or "the system CA bundle")
-    return "  %s: %s%s" % (_hop_name(hop), said, "  <- %s" % hop["pinned"] if hop["pinned"] else "")
+    front = "; front offers: PQ %s, X25519 share %s%s, classical %s" % (
+        _group(offers.get("pq", {}), "refused"), _group(offers.get("predicted", {}), "refused"),
+        " (HRR)" if offers.get("predicted", {}).get("hello_retry_request") else "",
+        _group(offers.get("classical", {}), "refused")) if offers else ""
+    return "  %s: %s%s%s" % (_hop_name(hop), said, front, "  <- %s" % hop["pinned"] if hop["pinned"] else "")
 
 
 def _hop_problem(answer, inventory_hostname):

@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime
 import re
 
+from ansible_collections.pqc.edge.plugins.filter.probes import hop_key, hop_offers
+
 # The marks that work inside a table cell (emphasis, code, links, the cell separator); & and < are made entities
 # so that nothing a host says becomes HTML.
 _MARKDOWN = re.compile(r"([\\`*_\[\]|])")
@@ -133,7 +135,8 @@ def report_row(answers, survey):
                            by_file_line.get("%s:%s" % (enum["item"].get("file"), enum["item"].get("line")), {}),
                            certificates, trusted)
                for enum in answers.get("enumerate", [])]
-    hops = [_hop_row(answer) for answer in answers.get("hop", [])]
+    offers = hop_offers(answers.get("hop_offer", []))
+    hops = [_hop_row(answer, offers.get(hop_key(answer["item"]), {})) for answer in answers.get("hop", [])]
     primary = ([server for server in servers if server["served_by"].startswith("pqc.edge site")] + servers + [{}])[0]
     answering = [server for server in servers if server["verdict"] != "unreachable"]
     hybrids = len([server for server in answering if server["verdict"] in ("hybrid", "post-quantum")])
@@ -172,12 +175,16 @@ def report_row(answers, survey):
     }
 
 
-def _hop_row(answer):
+def _hop_row(answer, offers):
     """One hop from a site to a TLS upstream, as probed from the edge: what it negotiated and whether nginx's trust
-    verified the upstream's certificate; pinned is the site's reason for a classical hop."""
+    verified the upstream's certificate, what the front's offers got from the same upstream (offers: {name: answer});
+    pinned is the site's reason for a classical hop."""
     hop = answer["item"]
     return {"site": hop["site"], "location": hop["path"], "upstream": hop["upstream"], "groups_offered": hop["groups"],
             "negotiated_group": answer.get("negotiated_group"), "quantum_safe": bool(answer.get("quantum_safe")),
+            "pq_offer_group": offers.get("pq", {}).get("negotiated_group"),
+            "x25519_share_group": offers.get("predicted", {}).get("negotiated_group"),
+            "classical_offer_group": offers.get("classical", {}).get("negotiated_group"),
             "certificate_verified": bool(answer.get("certificate_verified")), "ca_file": hop["ca_file"],
             "verify_error": answer.get("verify_error"), "pinned": hop["pinned"],
             "error": answer.get("msg") if answer.get("failed") else None}

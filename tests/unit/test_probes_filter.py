@@ -252,13 +252,19 @@ def hop_answer(group="X25519MLKEM768", verified=True, error=None):
 
 def test_each_hop_to_a_tls_upstream_is_probed_from_the_host_as_nginx_makes_it():
     steps = probe_plan({"tls_endpoints": [], "quic_endpoints": []}, dict(SETTINGS, profile=None), [INTRANET, PARTNER])
-    assert [(s["kind"], s["side"]) for s in steps] == [("hop", "host"), ("hop", "host")]
+    assert [(s["kind"], s["side"]) for s in steps] == [("hop", "host")] + [("hop_offer", "host")] * 3 + [
+        ("hop", "host")] + [("hop_offer", "host")] * 3
     # The edge's own offer, its certificate checked against what nginx trusts: the hop's CA file, else the system's.
-    assert probes_from(steps, "host") == [
+    assert [s["probe"] for s in steps if s["kind"] == "hop"] == [
         {"host": "intranet.example", "port": 8444, "server_name": "intranet.example", "engine": "openssl",
          "groups": EDGE, "ca_files": ["/etc/ssl/intranet.crt"]},
         {"host": "partner.example", "port": 443, "server_name": "partner.example", "engine": "openssl",
          "groups": EDGE, "ca_files": ["/etc/ssl/certs/ca-certificates.crt"]}]
+    # Then the front's offers to the same upstream, which say what it supports.
+    assert [(s["item"][1], s["probe"]["groups"]) for s in steps[1:4]] == [
+        ("pq", ["X25519MLKEM768", "SecP256r1MLKEM768", "X25519", "secp256r1"]), ("predicted", ["X25519", "X25519MLKEM768"]),
+        ("classical", ["X25519", "secp256r1"])]
+    assert "engine" not in steps[1]["probe"] and steps[1]["probe"]["host"] == "intranet.example"
     with pytest.raises(AnsibleFilterError, match="upstream_hops"):
         probe_plan({}, SETTINGS, "https://x/")
     # An upstream nginx shows the edge's client certificate is shown it by the probe too.
@@ -268,9 +274,15 @@ def test_each_hop_to_a_tls_upstream_is_probed_from_the_host_as_nginx_makes_it():
         "/etc/pqc-edge/client/mldsa44.crt", "/etc/pqc-edge/client/mldsa44.key")
 
 
-def hop_verdict(hops, answers):
+def hop_verdict(hops, answers, front=None):
+    """The verdict of hops whose own handshakes got answers; the front's offers to each get front (hybrid, the X25519
+    share moved by HRR, classical by default)."""
     steps = probe_plan({"tls_endpoints": [], "quic_endpoints": []}, dict(SETTINGS, profile=None), hops)
-    return probe_verdict(probe_answers(steps, [], answers), "edge1")
+    front = front or [hop_answer(), dict(hop_answer(), hello_retry_request=True), hop_answer("x25519")]
+    with_front = []
+    for answer in answers:
+        with_front += [answer] + front
+    return probe_verdict(probe_answers(steps, [], with_front), "edge1")
 
 
 def test_a_hop_passes_quantum_safe_and_verified_and_a_pinned_one_is_listed_with_its_reason():
@@ -280,9 +292,11 @@ def test_a_hop_passes_quantum_safe_and_verified_and_a_pinned_one_is_listed_with_
     assert verdict["table"][-3:] == [
         "upstream hops, probed from the host with the edge's own offer:",
         "  site static location /intranet/ -> https://intranet.example:8444/: X25519MLKEM768, certificate verified "
-        "against /etc/ssl/intranet.crt",
+        "against /etc/ssl/intranet.crt; front offers: PQ X25519MLKEM768, X25519 share X25519MLKEM768 (HRR), classical "
+        "x25519",
         "  site static location /legacy/ -> https://legacy.example/: X25519, certificate verified against the system CA "
-        "bundle  <- proxy_groups X25519 has no hybrid or post-quantum group"]
+        "bundle; front offers: PQ X25519MLKEM768, X25519 share X25519MLKEM768 (HRR), classical x25519  <- proxy_groups "
+        "X25519 has no hybrid or post-quantum group"]
 
 
 def test_a_hop_fails_the_host_when_classical_unverified_or_unreachable_naming_the_hop():

@@ -124,15 +124,18 @@ def test_each_hop_to_a_tls_upstream_is_a_row_and_an_unverified_one_keeps_the_hos
     settings = {"from": "controller", "address": "203.0.113.5", "ports": {}, "quic_ports": {}, "trust_offers": [],
                 "issued_sites": []}
     steps = report_plan({"tls_endpoints": [SITE], "quic_endpoints": []}, "edge1", 8443, settings, [HOP])
-    assert [(s["kind"], s["side"]) for s in steps] == [("enumerate", "controller"), ("classical", "controller"), ("hop", "host")]
+    assert [(s["kind"], s["side"]) for s in steps] == [("enumerate", "controller"), ("classical", "controller"), ("hop", "host")] + [
+        ("hop_offer", "host")] * 3
     controller = [answer("X25519MLKEM768"), answer("X25519", "classical")]
     verified = answer("X25519MLKEM768", certificate_verified=True, verify_error=None)
-    row = report_row(probe_answers(steps, controller, [verified]), survey())
+    front = [answer("X25519MLKEM768"), answer("X25519MLKEM768"), answer("x25519", "classical")]
+    row = report_row(probe_answers(steps, controller, [verified] + front), survey())
     assert row["verdict"] == "PQ-ready"
     assert row["upstream_hops"] == [{
         "site": "default", "location": "/api/", "upstream": "https://api.internal:8444/",
         "groups_offered": ["X25519MLKEM768", "X25519"], "negotiated_group": "X25519MLKEM768", "quantum_safe": True,
+        "pq_offer_group": "X25519MLKEM768", "x25519_share_group": "X25519MLKEM768", "classical_offer_group": "x25519",
         "certificate_verified": True, "ca_file": None, "verify_error": None, "pinned": None, "error": None}]
     unverified = answer("X25519MLKEM768", certificate_verified=False, verify_error="certificate has expired")
-    row = report_row(probe_answers(steps, controller, [unverified]), survey())
+    row = report_row(probe_answers(steps, controller, [unverified] + front), survey())
     assert row["verdict"] == "partly PQ" and row["upstream_hops"][0]["verify_error"] == "certificate has expired"

@@ -243,6 +243,10 @@ def test_report_says_per_server_name_hybrid_or_classical_and_why():
     assert hops["/intranet/"]["groups_offered"] == ["X25519MLKEM768", "SecP256r1MLKEM768", "X25519", "secp256r1"]
     assert (hops["/legacy/"]["negotiated_group"], hops["/legacy/"]["quantum_safe"]) == ("x25519", False), hops
     assert hops["/legacy/"]["certificate_verified"] and "proxy_groups X25519" in hops["/legacy/"]["pinned"]
+    # The front's offers to the same upstreams: what each supports (the legacy one X25519 alone, whatever is offered).
+    assert [hops["/intranet/"][key] for key in ("pq_offer_group", "x25519_share_group", "classical_offer_group")] == [
+        "X25519MLKEM768", "X25519MLKEM768", "x25519"], hops["/intranet/"]
+    assert hops["/legacy/"]["pq_offer_group"] == "x25519" and hops["/legacy/"]["classical_offer_group"] == "x25519"
     markdown = (out / "pqc-report.md").read_text()
     assert "| legacy.example.test:8445 | operator | classical |" in markdown
 
