@@ -88,6 +88,16 @@ def _tls_upstreams(upstreams):
                 if isinstance(upstream, dict) and isinstance(upstream.get("name"), str) and upstream.get("tls_server_name"))
 
 
+def _address(url, default_port):
+    """(host, port) of a URL or //host:port, default_port where it names none; None where it names no host or does not
+    parse (the preflight names a malformed one)."""
+    try:
+        parts = urlsplit(url)
+        return (parts.hostname, parts.port or default_port) if parts.hostname else None
+    except ValueError:
+        return None
+
+
 def _server_address(entry):
     """host and port of an upstream's server entry (host:port, [v6]:port, then parameters; nginx's port 80 where it
     names none); None for a unix: socket, a server marked down, or an entry that does not parse."""
@@ -96,11 +106,7 @@ def _server_address(entry):
     words = entry.split()
     if words[0].startswith("unix:") or "down" in words[1:]:
         return None
-    try:
-        parts = urlsplit("//" + words[0])
-        return (parts.hostname, parts.port or 80) if parts.hostname else None
-    except ValueError:
-        return None
+    return _address("//" + words[0], 80)
 
 
 def site_certificates(sites, issued=None):
@@ -192,11 +198,10 @@ def upstream_trust_conflicts(sites):
             if location["upstream_tls"].get("server_name"):
                 upstream = "upstream %s" % location["proxy"]
             else:
-                try:
-                    parts = urlsplit(location["proxy"])
-                    upstream = "https://%s:%d" % ((parts.hostname or "").lower(), parts.port or 443)
-                except ValueError:
+                address = _address(location["proxy"], 443)
+                if address is None:
                     continue  # the location's own assert names a malformed URL
+                upstream = "https://%s:%d" % (address[0], address[1])
             trusted.setdefault(upstream, []).append((location["upstream_tls"]["ca_file"], site["name"], location["path"]))
     conflicts = []
     for upstream, uses in sorted(trusted.items()):
@@ -245,14 +250,8 @@ def _hop_targets(proxy, server_name, servers):
         addresses = [_server_address(entry) for entry in servers.get(proxy, [])]
         return [("upstream %s, server %s" % (proxy, ("[%s]:%d" if ":" in host else "%s:%d") % (host, port)), host, port,
                  server_name) for host, port in [address for address in addresses if address]]
-    if "$" in proxy:
-        return []
-    try:
-        parts = urlsplit(proxy)
-        host, port = parts.hostname, parts.port or 443
-    except ValueError:
-        return []
-    return [(proxy, host, port, host)] if host else []
+    address = None if "$" in proxy else _address(proxy, 443)
+    return [(proxy, address[0], address[1], address[0])] if address else []
 
 
 class FilterModule(object):
