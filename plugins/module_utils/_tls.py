@@ -481,7 +481,8 @@ def group_name(codepoint):
 def http_alt_svc(host, port, server_name=None, timeout=5.0):
     """The Alt-Svc header of the server's answer to `HEAD /` over HTTPS/1.1, or None where it sends none: how a browser
     learns that the server also speaks HTTP/3. The handshake is Python's ssl with this machine's OpenSSL and its
-    default groups, and checks no certificate: only the header is read. Raises ProbeError where no answer comes."""
+    default groups, and checks no certificate: only the header is read. Raises ProbeError where no answer comes, and
+    once `timeout` seconds have passed in all: a server that drips its answer a byte at a time cannot hold the probe."""
     import ssl  # only here: the probes themselves build their ClientHellos by hand
 
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -494,15 +495,22 @@ def http_alt_svc(host, port, server_name=None, timeout=5.0):
         authority = "[%s]" % authority
     request = "HEAD / HTTP/1.1\r\nHost: %s\r\nUser-Agent: pqc.edge tls_probe\r\nConnection: close\r\n\r\n" % authority
     head = b""
+    deadline = time.monotonic() + timeout
     try:
         with socket.create_connection((host, port), timeout=timeout) as raw:
             with context.wrap_socket(raw, server_hostname=name) as tls:
                 tls.sendall(request.encode("ascii"))
                 while b"\r\n\r\n" not in head and len(head) < 65536:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise socket.timeout("headers not complete")
+                    tls.settimeout(left)
                     data = tls.recv(4096)
                     if not data:
                         break
                     head += data
+    except socket.timeout:
+        raise ProbeError("%s port %s gave no complete HTTPS answer within %s s" % (host, port, timeout))
     except (OSError, ssl.SSLError) as exc:
         raise ProbeError("%s port %s gave no HTTPS answer to read Alt-Svc from: %s" % (host, port, exc))
     lines = head.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")

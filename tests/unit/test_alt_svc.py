@@ -5,6 +5,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -21,8 +22,9 @@ def certificate(tmp_path_factory):
     return str(cert), str(key)
 
 
-def serve(certificate, answer):
-    """A TLS server on a free local port that answers one request with `answer` (bytes) and records the request."""
+def serve(certificate, answer, pause=0.0):
+    """A TLS server on a free local port that answers one request with `answer` (bytes, one at a time `pause` seconds
+    apart where pause is given) and records the request."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(*certificate)
     listener = socket.create_server(("127.0.0.1", 0))
@@ -38,7 +40,14 @@ def serve(certificate, answer):
                     break
                 request += data
             seen.append(request.decode("latin-1"))
-            tls.sendall(answer)
+            if not pause:
+                tls.sendall(answer)
+            for index in range(len(answer) if pause else 0):
+                try:
+                    tls.sendall(answer[index:index + 1])
+                except OSError:
+                    break
+                time.sleep(pause)
         listener.close()
 
     threading.Thread(target=run, daemon=True).start()
@@ -66,3 +75,11 @@ def test_a_server_that_answers_no_http_is_said(certificate):
     closed.close()
     with pytest.raises(_tls.ProbeError, match="gave no HTTPS answer to read Alt-Svc from"):
         _tls.http_alt_svc("127.0.0.1", port, None, 2.0)
+
+
+def test_a_server_that_drips_its_answer_cannot_hold_the_probe(certificate):
+    port, dummy = serve(certificate, b"HTTP/1.1 200 OK\r\n" + b"X-Slow: " + b"a" * 200 + b"\r\n\r\n", pause=0.05)
+    started = time.monotonic()
+    with pytest.raises(_tls.ProbeError, match="gave no complete HTTPS answer within 1.0 s"):
+        _tls.http_alt_svc("127.0.0.1", port, None, 1.0)
+    assert time.monotonic() - started < 3
