@@ -142,14 +142,13 @@ def hop_steps(hops, openssl_path=None):
         raise AnsibleFilterError("the upstream hops must be the nginx role's pqc_edge_nginx.upstream_hops, not %r" % (hops,))
     steps = []
     for hop in hops:
-        probe = {"host": hop["host"], "port": int(hop["port"]), "server_name": hop["server_name"], "engine": "openssl",
-                 "groups": hop["groups"], "ca_files": [hop["ca_file"] or SYSTEM_TRUST]}
+        where = {"host": hop["host"], "port": int(hop["port"]), "server_name": hop["server_name"]}
+        probe = dict(where, engine="openssl", groups=hop["groups"], ca_files=[hop["ca_file"] or SYSTEM_TRUST])
         if hop.get("client_certificate"):
             probe.update(client_certificate=hop["client_certificate"], client_key=hop["client_key"])
         if openssl_path:
             probe["openssl_path"] = openssl_path
         steps.append({"kind": "hop", "item": hop, "side": "host", "probe": probe})
-        where = {"host": hop["host"], "port": int(hop["port"]), "server_name": hop["server_name"]}
         steps += [{"kind": "hop_offer", "item": [hop, name], "side": "host", "probe": dict(where, **offer)}
                   for name, offer in FRONT_OFFERS]
     return steps
@@ -381,7 +380,9 @@ def probe_verdict(answers, inventory_hostname, probe_from="controller"):
             failures.append("%s refused a classical-only client offer over QUIC" % where)
     offers = hop_offers(answers.get("hop_offer", []))
     hops = [_hop_line(hop, offers.get(hop_key(hop["item"]), {})) for hop in answers.get("hop", [])]
-    failures += [problem for problem in (_hop_problem(hop, inventory_hostname) for hop in answers.get("hop", [])) if problem]
+    # Each hop's problem once: its failure, or None for a hop that passes (pinned or quantum-safe and verified).
+    hop_problems = [(hop, _hop_problem(hop, inventory_hostname)) for hop in answers.get("hop", [])]
+    failures += [problem for dummy, problem in hop_problems if problem]
     return {
         "failures": failures, "table": table + (["upstream hops, probed from the host with the edge's own offer:"] + hops
                                                 if hops else []),
@@ -393,8 +394,7 @@ def probe_verdict(answers, inventory_hostname, probe_from="controller"):
                                      if answer.get("compliance", {}).get("compliant")]),
                    "verified": len([probe for probe in answers.get("trust", []) if probe.get("certificate_verified")]),
                    "hops": len(answers.get("hop", [])),
-                   "hops_safe": len([hop for hop in answers.get("hop", []) if _hop_problem(hop, "") is None
-                                     and not hop["item"]["pinned"]])},
+                   "hops_safe": len([hop for hop, problem in hop_problems if problem is None and not hop["item"]["pinned"]])},
     }
 
 
