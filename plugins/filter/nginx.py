@@ -33,14 +33,15 @@ def _group_names(names):
     return [_groups.describe(name)["openssl_name"] or name for name in names]
 
 
-def _location(location, ca_file, client_certificates, tls_upstreams):
+def _location(location, ca_file, client_certificates, tls_upstreams, crl_file=None):
     """A location with upstream_tls filled in: for an https:// proxy or one of tls_upstreams (named upstreams reached
     over TLS: {name: the name their certificates are verified for}), server_name (that name, which nginx sends as SNI;
     None for a URL, whose host nginx sends), the CA file its certificate is verified against
     (the location's proxy_ca_file, else `ca_file`), the groups the edge offers it (the location's proxy_groups, else
     None: the edge's own policy) and the client certificate the edge shows it (client_certificate: the host's own of
     the kind proxy_client_certificate names, from client_certificates; None where it names none or that kind is not
-    issued, which the preflight names); None for any other location."""
+    issued, which the preflight names) and the revocation list checked with `ca_file` (crl_file: `crl_file` where the
+    location names no proxy_ca_file of its own, else None); None for any other location."""
     if not isinstance(location, dict):
         return location
     proxy = location.get("proxy")
@@ -52,18 +53,21 @@ def _location(location, ca_file, client_certificates, tls_upstreams):
         "server_name": tls_upstreams[proxy] if named else None,
         "ca_file": location.get("proxy_ca_file") or ca_file,
         "groups": _group_names(groups) if isinstance(groups, list) and groups else None,
-        "client_certificate": (client_certificates or {}).get(kind) if isinstance(kind, str) else None} if tls else None)
+        "client_certificate": (client_certificates or {}).get(kind) if isinstance(kind, str) else None,
+        "crl_file": None if location.get("proxy_ca_file") else crl_file} if tls else None)
 
 
 def nginx_sites(site_list, https_port, http_port, ca_file=None, client_ca_file=None, client_certificates=None,
-                upstreams=None):
+                upstreams=None, crl_file=None):
     """pqc_edge_sites with every optional key filled in: ports as numbers (the role's ports where a site sets none),
     default_server, certificates (empty: the ones the certificates role issues), locations (each with upstream_tls),
     extra_directives, client_auth (none, optional or required) and client_ca_file (the site's own, else
     `client_ca_file`, the fleet CA's roots, where the site asks for client certificates; None where there is none).
     `ca_file` verifies https:// upstreams whose location names no proxy_ca_file; client_certificates (the certificates
     role's, by kind) are what a location's proxy_client_certificate picks from; upstreams (nginx_upstreams) those with a
-    tls_server_name are reached over TLS like an https:// URL."""
+    tls_server_name are reached over TLS like an https:// URL. crl_file (the fleet CA's revocation lists) is checked
+    with the fleet's roots: client_crl_file of a site that trusts them for client certificates (None for a site with
+    a client_ca_file of its own), crl_file of an upstream verified against them."""
     if not isinstance(site_list, list) or not all(isinstance(site, dict) and "name" in site for site in site_list):
         raise AnsibleFilterError("nginx_sites expects a list of sites, each with a name, got %r" % (site_list,))
     tls_upstreams = _tls_upstreams(upstreams)
@@ -72,13 +76,15 @@ def nginx_sites(site_list, https_port, http_port, ca_file=None, client_ca_file=N
                  http_port=_port(site.get("http_port"), http_port),
                  default_server=bool(site.get("default_server", False)),
                  certificates=site.get("certificates") or [],
-                 locations=[_location(location, ca_file, client_certificates, tls_upstreams)
+                 locations=[_location(location, ca_file, client_certificates, tls_upstreams, crl_file)
                             for location in (site.get("locations") or DEFAULT_LOCATIONS)],
                  extra_directives=site.get("extra_directives") or [],
                  client_auth=site.get("client_auth") or "none",
                  # A file the site names is kept as given (the preflight checks it whatever client_auth says).
                  client_ca_file=site["client_ca_file"] if site.get("client_ca_file") is not None
-                 else client_ca_file if (site.get("client_auth") or "none") != "none" else None)
+                 else client_ca_file if (site.get("client_auth") or "none") != "none" else None,
+                 client_crl_file=crl_file if site.get("client_ca_file") is None and client_ca_file
+                 and (site.get("client_auth") or "none") != "none" else None)
             for site in site_list]
 
 

@@ -63,3 +63,18 @@ class OpenSSL(object):
             return "rsa", int(bits.group(1))
         first = out.splitlines()[0] if out else "nothing"
         return "unknown", first
+
+
+_HEX_RE = re.compile(r"^[0-9A-F]+$")
+
+
+def normalise_serial(text):
+    """A certificate serial as `openssl x509 -serial` prints it: upper-case hex, whole bytes, no leading zero byte.
+    Takes '3a:0f:9c', '0x3A0F9C' or '3A0F9C'; raises ValueError naming anything that is not a serial."""
+    value = str(text).strip().replace(":", "").upper()
+    if value.startswith("0X"):
+        value = value[2:]
+    if not value or not _HEX_RE.match(value) or len(value) > 42:
+        raise ValueError("%r is not a certificate serial number in hex" % (text,))
+    value = value.lstrip("0") or "0"
+    return "0" * (len(value) % 2) + value

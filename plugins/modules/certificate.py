@@ -79,6 +79,13 @@ options:
       - Reissue the certificate now for this reason, given by whoever knows better than its dates, such as an ACME
         directory's renewal information (RFC 9773) for a certificate it revoked. Returned among the reasons.
     type: str
+  revoked_serials:
+    description:
+      - Serials a CA revoked, as M(pqc.edge.ca_crl) takes them. A certificate with one of them is reissued with the
+        same key. Returned among the reasons.
+    type: list
+    elements: str
+    default: []
   is_ca:
     description: Issue a CA certificate (basicConstraints CA:TRUE, keyCertSign) instead of a TLS server certificate.
     type: bool
@@ -223,7 +230,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pqc.edge.plugins.module_utils._expiry import RENEW_FRACTION, openssl_time, renewal_reason
-from ansible_collections.pqc.edge.plugins.module_utils._openssl import OpenSSL, OpenSSLError
+from ansible_collections.pqc.edge.plugins.module_utils._openssl import OpenSSL, OpenSSLError, normalise_serial
 
 
 def genpkey_args(params):
@@ -363,6 +370,9 @@ def certificate_reasons(openssl, params):
         if not ca_cert and params["csr_only"] and signed_by(openssl, path, path):
             # A CA elsewhere (an ACME directory) signs it: a self-signed one is a stand-in to replace.
             reasons.append("self-signed stand-in")
+        serial = normalise_serial(openssl.run(["x509", "-in", path, "-noout", "-serial"])[1].strip().partition("=")[2])
+        if serial in set(normalise_serial(revoked) for revoked in params["revoked_serials"]):
+            reasons.append("serial %s is revoked" % serial)
         due = renewal_due(openssl, path, params)
         if due:
             reasons.append(due)
@@ -486,6 +496,7 @@ def main():
             renew_days=dict(type="int"),
             renew_fraction=dict(type="float", default=RENEW_FRACTION),
             renew_reason=dict(type="str"),
+            revoked_serials=dict(type="list", elements="str", default=[]),
             is_ca=dict(type="bool", default=False),
             name_constraints=dict(type="list", elements="str", default=[]),
             ca_certificate_path=dict(type="path"),
@@ -510,6 +521,11 @@ def main():
             msg="renew_days=%d must be smaller than valid_days=%d, or every run would reissue"
             % (params["renew_days"], params["valid_days"])
         )
+    for revoked in params["revoked_serials"]:
+        try:
+            normalise_serial(revoked)
+        except ValueError as exc:
+            module.fail_json(msg="revoked_serials: %s" % exc)
     if not 0 < params["renew_fraction"] < 1:
         module.fail_json(msg="renew_fraction=%s must be above 0 and below 1 (a share of the certificate's lifetime)"
                          % params["renew_fraction"])

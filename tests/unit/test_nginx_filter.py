@@ -88,8 +88,9 @@ def test_an_https_proxy_location_is_verified_against_its_ca_file_or_the_systems(
         {"path": "/e/", "root": "/srv"}]}
     locations = nginx.nginx_sites([site], 8443, 8080, "/etc/ssl/certs/ca-certificates.crt")[0]["locations"]
     assert [location["upstream_tls"] for location in locations] == [
-        {"server_name": None, "ca_file": "/etc/ssl/internal-ca.pem", "groups": None, "client_certificate": None},
-        {"server_name": None, "ca_file": "/etc/ssl/certs/ca-certificates.crt", "groups": None, "client_certificate": None},
+        {"server_name": None, "ca_file": "/etc/ssl/internal-ca.pem", "groups": None, "client_certificate": None, "crl_file": None},
+        {"server_name": None, "ca_file": "/etc/ssl/certs/ca-certificates.crt", "groups": None, "client_certificate": None,
+         "crl_file": None},
         None, None, None]
     assert nginx.nginx_sites([{"name": "d"}], 8443, 8080)[0]["locations"][0]["upstream_tls"] is None
 
@@ -200,3 +201,18 @@ def test_one_named_tls_upstream_trusted_two_ways_is_named():
         {"path": "/y/", "proxy": "pool", "proxy_ca_file": "/ca2.pem"}]}], 8443, 8080, None, None, None, POOL)
     assert nginx.upstream_trust_conflicts(sites) == [
         "upstream pool is verified against /ca1.pem (site a, location /x/), /ca2.pem (site a, location /y/)"]
+
+
+def test_the_fleet_cas_revocation_lists_are_checked_wherever_its_roots_are_trusted():
+    roots, crls = "/etc/pqc-edge/tls/fleet-ca/roots.pem", "/etc/pqc-edge/tls/fleet-ca/crls.pem"
+    sites = nginx.nginx_sites([{"name": "a", "client_auth": "required",
+                                "locations": [{"path": "/peer/", "proxy": "https://edge2:8443"},
+                                              {"path": "/partner/", "proxy": "https://partner:443", "proxy_ca_file": "/etc/ssl/partner.pem"}]},
+                               {"name": "b", "client_auth": "optional", "client_ca_file": "/etc/ssl/partners.pem"},
+                               {"name": "c"}], 8443, 8080, roots, roots, None, None, crls)
+    assert [s["client_crl_file"] for s in sites] == [crls, None, None]
+    assert [(l["path"], l["upstream_tls"]["crl_file"]) for l in sites[0]["locations"]] == [("/peer/", crls), ("/partner/", None)]
+    # Without a fleet CA there is no list to check.
+    plain = nginx.nginx_sites([{"name": "a", "client_auth": "required", "locations": [{"path": "/", "proxy": "https://x"}]}],
+                              8443, 8080, "/etc/ssl/certs/ca-certificates.crt", None)
+    assert plain[0]["client_crl_file"] is None and plain[0]["locations"][0]["upstream_tls"]["crl_file"] is None

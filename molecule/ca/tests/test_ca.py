@@ -367,9 +367,18 @@ def test_without_acme_the_fleet_ca_signs_the_classical_certificate_and_client_ce
         address = subprocess.run(["docker", "inspect", "-f", "{{.NetworkSettings.IPAddress}}", there],
                                  capture_output=True, text=True, check=True).stdout.strip()
         node(here).run("grep -q ' %s$' /etc/hosts || echo '%s %s' >> /etc/hosts" % (there, address, there))
+    # Revoked on the way: the client host's ECDSA client certificate and this edge's ML-DSA-44 server certificate.
+    client = node(CLIENT)
+    revoked_client = client.file("%s/ecdsa.crt" % CLIENT_DIR).content_string
+    revoked_server = edge.file("%s/default/mldsa44.crt" % TLS_DIR).content_string
+    server_key = edge.file("%s/default/mldsa44.key" % TLS_DIR).sha256sum
+    revoked = [serial_of(client, "%s/ecdsa.crt" % CLIENT_DIR).partition("=")[2],
+               serial_of(edge, "%s/default/mldsa44.crt" % TLS_DIR).partition("=")[2].lower()]
     off = ansible_playbook(playbook, {"certificates_acme_directory": "", "certificates_client_certificate": True,
-                                      "pqc_edge_sites": MUTUAL_TLS_SITES}, "--limit", ",".join(EDGES))
+                                      "pqc_edge_sites": MUTUAL_TLS_SITES, "certificates_fleet_ca_revoked": revoked},
+                           "--limit", ",".join(EDGES))
     assert off.returncode == 0, off.stdout[-3000:] + off.stderr
+    check_revocation(edge, name, client, revoked, revoked_client, revoked_server, server_key)
     assert "ECDSA root" in edge.run("openssl x509 -in %s/default/ecdsa.crt -noout -issuer" % TLS_DIR).stdout
     # The fleet's classical root reached the controller, and a client with it alone verifies the served certificate.
     with open(os.path.join(LOCAL_ROOTS, "ecdsa-root.crt")) as f:
@@ -408,7 +417,6 @@ def test_without_acme_the_fleet_ca_signs_the_classical_certificate_and_client_ce
     assert "ML-DSA root" in upstream_saw["client_certificate"]["issuer"], upstream_saw
     # The client host, which is no edge, calls with its own client certificates (pqc.edge.clients in converge.yml):
     # made on it, for client authentication only, the backend seeing its name.
-    client = node(CLIENT)
     address = subprocess.run(["docker", "inspect", "-f", "{{.NetworkSettings.IPAddress}}", name],
                              capture_output=True, text=True, check=True).stdout.strip()
     for algorithm, root in (("mldsa44", "ML-DSA root"), ("ecdsa", "ECDSA root")):
@@ -442,6 +450,49 @@ def test_without_acme_the_fleet_ca_signs_the_classical_certificate_and_client_ce
     edge.run("rm -rf /root/other.key /root/other.crt")
     for each in EDGES:
         node(each).run("rm -rf %s" % CLIENT_DIR)
+
+
+REISSUE_CLIENT = """
+- name: Give the client host its client certificates again
+  ansible.builtin.import_playbook: pqc.edge.clients
+"""
+
+
+def check_revocation(edge, name, client, revoked, revoked_client, revoked_server, server_key):
+    """After a run with certificates_fleet_ca_revoked: the CA's lists name both serials and reach the edges and the
+    controller; nginx checks client certificates and the hop to the other edge against them; the revoked client
+    certificate gets 400 until the client host is given a new one; the edge got a new server certificate (same key)."""
+    client_serial, server_serial = revoked[0], revoked[1].upper()
+    lists = edge.run("openssl crl -in %s/fleet-ca/crls.pem -noout -text" % TLS_DIR).stdout
+    assert client_serial in lists and server_serial in lists and lists.count("Certificate Revocation List") == 2, lists
+    with open(os.path.join(LOCAL_ROOTS, "crls.pem")) as f:
+        assert f.read() == edge.file("%s/fleet-ca/crls.pem" % TLS_DIR).content_string
+    config = edge.run("nginx -T 2>/dev/null").stdout
+    assert "ssl_crl %s/fleet-ca/crls.pem;" % TLS_DIR in config and "proxy_ssl_crl %s/fleet-ca/crls.pem;" % TLS_DIR in config
+    # What a client that checks the lists sees of the old certificates, and of the edge's new one.
+    edge.run("mkdir -p /root/revoked")
+    for label, pem in (("client", revoked_client), ("server", revoked_server)):
+        edge.run("cat > /root/revoked/%s.crt <<'EOF'\n%sEOF" % (label, pem))
+        out = edge.run("openssl verify -crl_check_all -CAfile %s/fleet-ca/roots.pem -CRLfile %s/fleet-ca/crls.pem "
+                       "/root/revoked/%s.crt 2>&1" % (TLS_DIR, TLS_DIR, label))
+        assert out.rc != 0 and "certificate revoked" in out.stdout, out.stdout
+    assert serial_of(edge, "%s/default/mldsa44.crt" % TLS_DIR) != "serial=" + server_serial
+    assert edge.file("%s/default/mldsa44.key" % TLS_DIR).sha256sum == server_key
+    assert edge.run("openssl verify -crl_check_all -CAfile %s/fleet-ca/roots.pem -CRLfile %s/fleet-ca/crls.pem "
+                    "%s/default/mldsa44.crt" % (TLS_DIR, TLS_DIR, TLS_DIR)).rc == 0
+    edge.run("rm -rf /root/revoked")
+    address = subprocess.run(["docker", "inspect", "-f", "{{.NetworkSettings.IPAddress}}", name],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    call = ("curl -s -o /dev/null -w '%%{http_code}' --max-time 10 -k --resolve %s:8443:%s --cert %s/ecdsa.crt "
+            "--key %s/ecdsa.key https://%s:8443/api/tls" % (name, address, CLIENT_DIR, CLIENT_DIR, name))
+    assert client.run(call).stdout == "400"
+    playbook = os.path.join(EPHEMERAL, "reissue-client.yml")
+    with open(playbook, "w") as f:
+        f.write(REISSUE_CLIENT)
+    again = ansible_playbook(playbook, {"certificates_fleet_ca_revoked": revoked}, "--limit", CLIENT)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr
+    assert serial_of(client, "%s/ecdsa.crt" % CLIENT_DIR) != "serial=" + client_serial
+    assert client.run(call).stdout == "200"
 
 
 def sans(edge, path):
