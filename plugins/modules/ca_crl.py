@@ -87,6 +87,10 @@ serials:
   elements: str
   returned: always
   sample: [3A0F9C2B77D1E4]
+crl_der_base64:
+  description: The same list DER-encoded, in base64, as HTTP clients fetch it from a CRL distribution point.
+  type: str
+  returned: always
 next_update:
   description: When the list expires, as OpenSSL prints it.
   type: str
@@ -98,6 +102,7 @@ reasons:
   returned: always
 """
 
+import base64
 import calendar
 import os
 import re
@@ -219,7 +224,7 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    result = dict(changed=False, crl="", serials=[], next_update="", reasons=[])
+    result = dict(changed=False, crl="", crl_der_base64="", serials=[], next_update="", reasons=[])
     if not 2 <= params["valid_days"] <= 366:
         module.fail_json(msg="valid_days=%d must be from 2 to 366" % params["valid_days"], **result)
     openssl = OpenSSL(module, params["openssl_path"])
@@ -246,6 +251,10 @@ def main():
             with open(params["crl_path"]) as f:
                 result["crl"] = f.read()
             result["next_update"] = openssl.run(["crl", "-in", params["crl_path"], "-noout", "-nextupdate"])[1].strip().partition("=")[2]
+            der = os.path.join(module.tmpdir, "list.der")
+            openssl.run(["crl", "-in", params["crl_path"], "-outform", "DER", "-out", der])
+            with open(der, "rb") as f:
+                result["crl_der_base64"] = base64.b64encode(f.read()).decode()
     except (OpenSSLError, ValueError) as exc:
         module.fail_json(msg=str(exc), **result)
     module.exit_json(**result)

@@ -64,6 +64,12 @@ options:
     description: Validity of the certificate, in days.
     type: int
     default: 365
+  crl_url:
+    description:
+      - The C(http://) URL where clients fetch the revocation list of this CA (M(pqc.edge.ca_crl)), written into the
+        certificate as its CRL distribution point; none where empty.
+    type: str
+    default: ""
   requester:
     description: Who asked (the inventory host name), recorded in the index.
     type: str
@@ -213,6 +219,11 @@ def reserve_serial(issued_dir):
     raise OpenSSLError("no free serial number in %s after 16 tries" % issued_dir)
 
 
+# A revocation list is fetched over plain HTTP (RFC 5280 4.2.1.13: HTTPS would need a check of its own); nothing that
+# could end the extension's value.
+CRL_URL_RE = re.compile(r"^http://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~-]+)*$")
+
+
 # What a certificate of each usage may be used for (RFC 5280 4.2.1.12): a client certificate cannot serve a site.
 EXTENDED_KEY_USAGE = {"server": "serverAuth", "client": "clientAuth"}
 
@@ -229,6 +240,8 @@ def sign(module, openssl, params, csr_path, names):
             f.write("[server]\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
                     "extendedKeyUsage=%s\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n"
                     "subjectAltName=%s\n" % (EXTENDED_KEY_USAGE[params["usage"]], ",".join(names)))
+            if params["crl_url"]:
+                f.write("crlDistributionPoints=URI:%s\n" % params["crl_url"])
         out = os.path.join(module.tmpdir, "signed.pem")
         openssl.run(["x509", "-req", "-in", csr_path, "-CA", params["ca_certificate_path"], "-CAkey", params["ca_private_key_path"],
                      "-set_serial", "0x" + serial, "-days", str(params["valid_days"]), "-extfile", extfile, "-extensions", "server",
@@ -258,6 +271,7 @@ def main():
             valid_days=dict(type="int", default=365),
             usage=dict(type="str", default="server", choices=["server", "client"]),
             requester=dict(type="str", required=True),
+            crl_url=dict(type="str", default=""),
             issued_dir=dict(type="path", required=True),
             openssl_path=dict(type="path"),
         ),
@@ -267,6 +281,8 @@ def main():
     result = dict(changed=False, certificate="", serial="", names=[], not_after="")
     if not 1 <= params["valid_days"] <= 3650:
         module.fail_json(msg="valid_days=%d must be from 1 to 3650" % params["valid_days"], **result)
+    if params["crl_url"] and not CRL_URL_RE.match(params["crl_url"]):
+        module.fail_json(msg="crl_url=%r is not an http:// URL" % params["crl_url"], **result)
     openssl = OpenSSL(module, params["openssl_path"])
     try:
         allowed = set(normalise_name(n) for n in params["allowed_names"])

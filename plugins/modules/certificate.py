@@ -86,6 +86,12 @@ options:
     type: list
     elements: str
     default: []
+  crl_url:
+    description:
+      - The CRL distribution point the certificate must name, as M(pqc.edge.ca_sign) writes it from its
+        O(pqc.edge.ca_sign#module:crl_url); C('') for none. A certificate that names another is reissued with the same
+        key. Not checked where not given.
+    type: str
   is_ca:
     description: Issue a CA certificate (basicConstraints CA:TRUE, keyCertSign) instead of a TLS server certificate.
     type: bool
@@ -223,6 +229,7 @@ openssl_version:
 
 import ipaddress
 import os
+import re
 import stat
 import tempfile
 import time
@@ -311,6 +318,12 @@ def certificate_name_constraints(openssl, cert_path):
     return sorted(permitted)
 
 
+def certificate_crl_urls(openssl, cert_path):
+    """The URIs of the certificate's CRL distribution points ([] without any)."""
+    rc, out, dummy = openssl.run(["x509", "-in", cert_path, "-noout", "-ext", "crlDistributionPoints"], check=False)
+    return re.findall(r"URI:(\S+)", out) if rc == 0 else []
+
+
 def is_ca_certificate(openssl, cert_path):
     rc, out, dummy = openssl.run(["x509", "-in", cert_path, "-noout", "-ext", "basicConstraints"], check=False)
     return rc == 0 and "CA:TRUE" in out
@@ -370,6 +383,8 @@ def certificate_reasons(openssl, params):
         if not ca_cert and params["csr_only"] and signed_by(openssl, path, path):
             # A CA elsewhere (an ACME directory) signs it: a self-signed one is a stand-in to replace.
             reasons.append("self-signed stand-in")
+        if params["crl_url"] is not None and certificate_crl_urls(openssl, path) != ([params["crl_url"]] if params["crl_url"] else []):
+            reasons.append("CRL distribution point differs from %s" % (params["crl_url"] or "none"))
         serial = normalise_serial(openssl.run(["x509", "-in", path, "-noout", "-serial"])[1].strip().partition("=")[2])
         if serial in set(normalise_serial(revoked) for revoked in params["revoked_serials"]):
             reasons.append("serial %s is revoked" % serial)
@@ -497,6 +512,7 @@ def main():
             renew_fraction=dict(type="float", default=RENEW_FRACTION),
             renew_reason=dict(type="str"),
             revoked_serials=dict(type="list", elements="str", default=[]),
+            crl_url=dict(type="str"),
             is_ca=dict(type="bool", default=False),
             name_constraints=dict(type="list", elements="str", default=[]),
             ca_certificate_path=dict(type="path"),

@@ -59,9 +59,16 @@ options:
         type: path
         required: true
       content:
-        description: The whole text of the file, written as UTF-8.
+        description: The whole text of the file, written as UTF-8 (or, with O(files[].encoding=base64), its bytes in base64).
         type: str
         required: true
+      encoding:
+        description:
+          - C(utf-8) for text; C(base64) for a small binary file such as a DER revocation list, whose diff then only
+            says that it changed.
+        type: str
+        choices: [utf-8, base64]
+        default: utf-8
       owner:
         description: Owner of the file; unchanged when not given (a new file gets the module's user).
         type: str
@@ -129,6 +136,8 @@ backups:
   sample: {/etc/nginx/nginx.conf: "/etc/nginx/nginx.conf.4321.2026-11-28@01:10:00~"}
 """
 
+import base64
+import binascii
 import os
 import re
 
@@ -197,6 +206,11 @@ def check_input(module, directories, files):
                     module.fail_json(msg="%s: is not a directory" % where)
             elif os.path.isdir(entry["path"]):
                 module.fail_json(msg="%s: is a directory" % where)
+            elif entry["encoding"] == "base64":
+                try:
+                    base64.b64decode(entry["content"], validate=True)
+                except (binascii.Error, ValueError):
+                    module.fail_json(msg="%s: the content is not base64" % where)
 
 
 def set_attributes(module, entry, changed):
@@ -221,11 +235,18 @@ def make_directory(module, entry):
 def file_change(entry, diffs):
     """(path, new bytes) when the file's content differs, else None."""
     path = entry["path"]
-    after = to_bytes(entry["content"], errors="surrogate_or_strict")
+    if entry["encoding"] == "base64":
+        after = base64.b64decode(entry["content"], validate=True)
+    else:
+        after = to_bytes(entry["content"], errors="surrogate_or_strict")
     before = read_bytes(path)
     if before == after:
         return None
-    diffs.append(text_diff(path, before, after))
+    if entry["encoding"] == "base64":
+        diffs.append(dict(before_header=path, after_header=path, before="" if before is None else "(binary)\n",
+                          after="(binary, changed)\n"))
+    else:
+        diffs.append(text_diff(path, before, after))
     return path, after
 
 
@@ -236,7 +257,8 @@ def main():
             directories=dict(type="list", elements="dict", default=[],
                              options=dict(path=dict(type="path", required=True), **attributes)),
             files=dict(type="list", elements="dict", default=[],
-                       options=dict(path=dict(type="path", required=True), content=dict(type="str", required=True), **attributes)),
+                       options=dict(path=dict(type="path", required=True), content=dict(type="str", required=True),
+                                    encoding=dict(type="str", default="utf-8", choices=["utf-8", "base64"]), **attributes)),
             backup=dict(type="bool", default=False),
         ),
         supports_check_mode=True,

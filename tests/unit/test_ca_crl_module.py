@@ -2,6 +2,7 @@
 pqc.edge.ca_sign issued and was revoked, `openssl verify -crl_check` then refuses it, and pqc.edge.certificate
 reissues a revoked certificate with the same key."""
 
+import base64
 import os
 import subprocess
 
@@ -64,6 +65,8 @@ def test_a_revoked_serial_is_listed_refused_and_reissued_while_others_verify(tmp
     written = ":".join(revoked.lower()[i:i + 2] for i in range(0, len(revoked), 2))
     listed = run_module(ca_crl.main, crl_args(ca, [written]))
     assert listed["changed"] and listed["serials"] == [revoked] and "BEGIN X509 CRL" in listed["crl"]
+    der = subprocess.run(["openssl", "crl", "-in", ca["crl_path"], "-outform", "DER"], capture_output=True, check=True).stdout
+    assert base64.b64decode(listed["crl_der_base64"]) == der
     assert "certificate revoked" in verify(ca, one["certificate_path"]).stderr + verify(ca, one["certificate_path"]).stdout
     assert verify(ca, two["certificate_path"]).returncode == 0
     text = subprocess.run(["openssl", "crl", "-in", ca["crl_path"], "-noout", "-text"], capture_output=True, text=True, check=True).stdout
@@ -139,3 +142,24 @@ def test_serials_are_normalised_as_openssl_prints_them(given, expected):
 def test_anything_else_is_not_a_serial(given):
     with pytest.raises(ValueError):
         normalise_serial(given)
+
+
+def test_certificates_name_the_lists_url_and_one_that_names_another_is_reissued(tmp_path, ca):
+    url = "http://crl.example.org/pqc-edge-crl/root.crl"
+    edge = issue(tmp_path, ca, "edge1.example.org")
+    assert "CRL distribution point differs from %s" % url in run_module(certificate.main, dict(edge, csr_only=True, crl_url=url))["reasons"]
+    request = run_module(certificate.main, dict(edge, csr_only=True, crl_url=url))
+    signed = run_module(ca_sign.main, dict(csr=request["csr"], ca_certificate_path=ca["certificate_path"],
+                                           ca_private_key_path=ca["private_key_path"], allowed_names=["DNS:edge1.example.org"],
+                                           requester="edge1", issued_dir=ca["issued_dir"], crl_url=url))
+    run_module(certificate.main, dict(edge, certificate_content=signed["certificate"], crl_url=url))
+    text = subprocess.run(["openssl", "x509", "-in", edge["certificate_path"], "-noout", "-ext", "crlDistributionPoints"],
+                          capture_output=True, text=True, check=True).stdout
+    assert "URI:%s" % url in text
+    assert not run_module(certificate.main, dict(edge, csr_only=True, crl_url=url))["changed"]
+    assert "CRL distribution point differs from none" in run_module(certificate.main, dict(edge, csr_only=True, crl_url=""))["reasons"]
+    with pytest.raises(ModuleFail) as failed:
+        run_module(ca_sign.main, dict(csr=request["csr"], ca_certificate_path=ca["certificate_path"],
+                                      ca_private_key_path=ca["private_key_path"], allowed_names=["DNS:edge1.example.org"],
+                                      requester="edge1", issued_dir=ca["issued_dir"], crl_url="http://x/a,URI:http://evil/"))
+    assert "is not an http:// URL" in failed.value.result["msg"]

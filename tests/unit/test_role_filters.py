@@ -109,3 +109,26 @@ def test_client_certificate_files_are_the_hosts_client_certificates_by_kind():
         "classical": {"algorithm": "ecdsa", "certificate": "/etc/pqc-edge/client/ecdsa.crt",
                       "private_key": "/etc/pqc-edge/client/ecdsa.key"}}
     assert certificates.client_certificate_files(server, "mldsa44") == {}
+
+
+ROOTS = [{"name": "mldsa65"}, {"name": "ecdsa"}]
+
+
+def test_each_roots_list_is_published_under_the_url_and_served_from_its_der_copy():
+    assert certificates.crl_urls(ROOTS, "http://crl.example.org/pqc-edge/") == {
+        "mldsa65": "http://crl.example.org/pqc-edge/mldsa65-root.crl", "ecdsa": "http://crl.example.org/pqc-edge/ecdsa-root.crl"}
+    assert certificates.crl_locations(ROOTS, "http://crl.example.org:8080/pqc-edge", "/etc/pqc-edge/tls/fleet-ca") == {
+        "/pqc-edge/mldsa65-root.crl": "/etc/pqc-edge/tls/fleet-ca/mldsa65-root.crl.der",
+        "/pqc-edge/ecdsa-root.crl": "/etc/pqc-edge/tls/fleet-ca/ecdsa-root.crl.der"}
+    assert certificates.crl_urls(ROOTS, "") == {"mldsa65": "", "ecdsa": ""}
+    assert certificates.crl_locations(ROOTS, "", "/d") == {}
+
+
+def test_the_lists_become_one_pem_file_and_a_der_file_per_root_skipped_roots_left_out():
+    results = [{"root": {"name": "mldsa65"}, "crl": "-----BEGIN X509 CRL-----\nAA\n-----END X509 CRL-----\n", "crl_der_base64": "AAE="},
+               {"root": {"name": "ecdsa"}, "skipped": True}]
+    files = certificates.crl_files(results, "/d")
+    assert [(f["path"], f["content"], f.get("encoding")) for f in files] == [
+        ("/d/crls.pem", "-----BEGIN X509 CRL-----\nAA\n-----END X509 CRL-----\n", None), ("/d/mldsa65-root.crl.der", "AAE=", "base64")]
+    assert {(f["owner"], f["group"], f["mode"]) for f in files} == {("root", "root", "0644")}
+    assert certificates.crl_files([{"root": {"name": "x"}, "skipped": True}], "/d") == [] and certificates.crl_files(None, "/d") == []

@@ -230,3 +230,17 @@ def test_a_file_pqc_edge_wrote_counts_as_unchanged_until_someone_edits_it():
     assert not written_unchanged(ours.replace("http {}", "http { gzip on; }"), marker)
     assert not written_unchanged(ours + "# added by hand\n", marker)
     assert not written_unchanged("http {}\n", marker) and not written_unchanged(None, marker)
+
+
+def test_a_binary_file_given_in_base64_is_written_byte_for_byte_once(tmp_path):
+    der = bytes(range(256)) + b"\x00\xff"
+    files = [{"path": str(tmp_path / "root.crl"), "content": __import__("base64").b64encode(der).decode(), "encoding": "base64",
+              "mode": "0644"}]
+    result = write(files)
+    assert result["changed"] and (tmp_path / "root.crl").read_bytes() == der
+    assert result["diff"][0]["after"] == "(binary, changed)\n"
+    assert write(files)["changed"] is False
+    with pytest.raises(ModuleFail) as failed:
+        write([dict(files[0], content="not base64!")])
+    assert "the content is not base64" in failed.value.result["msg"]
+    assert (tmp_path / "root.crl").read_bytes() == der

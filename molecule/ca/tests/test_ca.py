@@ -465,8 +465,8 @@ def check_revocation(edge, name, client, revoked, revoked_client, revoked_server
     client_serial, server_serial = revoked[0], revoked[1].upper()
     lists = edge.run("openssl crl -in %s/fleet-ca/crls.pem -noout -text" % TLS_DIR).stdout
     assert client_serial in lists and server_serial in lists and lists.count("Certificate Revocation List") == 2, lists
-    with open(os.path.join(LOCAL_ROOTS, "crls.pem")) as f:
-        assert f.read() == edge.file("%s/fleet-ca/crls.pem" % TLS_DIR).content_string
+    with open(os.path.join(LOCAL_ROOTS, "mldsa65-root.crl.pem")) as f:
+        assert f.read().strip() in edge.file("%s/fleet-ca/crls.pem" % TLS_DIR).content_string
     config = edge.run("nginx -T 2>/dev/null").stdout
     assert "ssl_crl %s/fleet-ca/crls.pem;" % TLS_DIR in config and "proxy_ssl_crl %s/fleet-ca/crls.pem;" % TLS_DIR in config
     # What a client that checks the lists sees of the old certificates, and of the edge's new one.
@@ -476,7 +476,16 @@ def check_revocation(edge, name, client, revoked, revoked_client, revoked_server
         out = edge.run("openssl verify -crl_check_all -CAfile %s/fleet-ca/roots.pem -CRLfile %s/fleet-ca/crls.pem "
                        "/root/revoked/%s.crt 2>&1" % (TLS_DIR, TLS_DIR, label))
         assert out.rc != 0 and "certificate revoked" in out.stdout, out.stdout
+    # A client that fetches the list from the URL in the certificate (CRL distribution point), which the other edge
+    # serves over HTTP, DER as it keeps it, also refuses the old server certificate.
+    url = "http://pqc-edge-ca-edge-1:8080/pqc-edge-crl/mldsa65-root.crl"
+    assert "URI:%s" % url in edge.run("openssl x509 -in /root/revoked/server.crt -noout -ext crlDistributionPoints").stdout
+    out = edge.run("openssl verify -crl_check -crl_download -CAfile %s/fleet-ca/roots.pem /root/revoked/server.crt 2>&1" % TLS_DIR)
+    assert out.rc != 0 and "certificate revoked" in out.stdout, out.stdout
+    served = edge.run("curl -s --max-time 10 %s | sha256sum" % url).stdout.split()[0]
+    assert served == node(EDGES[0]).file("%s/fleet-ca/mldsa65-root.crl.der" % TLS_DIR).sha256sum
     assert serial_of(edge, "%s/default/mldsa44.crt" % TLS_DIR) != "serial=" + server_serial
+    assert "URI:%s" % url in edge.run("openssl x509 -in %s/default/mldsa44.crt -noout -ext crlDistributionPoints" % TLS_DIR).stdout
     assert edge.file("%s/default/mldsa44.key" % TLS_DIR).sha256sum == server_key
     assert edge.run("openssl verify -crl_check_all -CAfile %s/fleet-ca/roots.pem -CRLfile %s/fleet-ca/crls.pem "
                     "%s/default/mldsa44.crt" % (TLS_DIR, TLS_DIR, TLS_DIR)).rc == 0
