@@ -141,7 +141,8 @@ def test_no_ca_private_key_outside_the_ca_host():
     controller = testinfra.get_host("local://")
     local = public_keys_of_private_keys(controller, [EPHEMERAL, os.path.expanduser("~/.ansible/tmp")])
     assert not set(local.values()) & set(root_publics), sorted(local)
-    assert sorted(os.listdir(LOCAL_ROOTS)) == ["ecdsa-root.crt", "mldsa65-root.crt"]
+    # The roots and their revocation lists, nothing else.
+    assert sorted(os.listdir(LOCAL_ROOTS)) == ["ecdsa-root.crl.pem", "ecdsa-root.crt", "mldsa65-root.crl.pem", "mldsa65-root.crt"]
 
 
 def test_serials_are_unique_and_recorded_on_the_ca_host():
@@ -463,7 +464,9 @@ def check_revocation(edge, name, client, revoked, revoked_client, revoked_server
     controller; nginx checks client certificates and the hop to the other edge against them; the revoked client
     certificate gets 400 until the client host is given a new one; the edge got a new server certificate (same key)."""
     client_serial, server_serial = revoked[0], revoked[1].upper()
-    lists = edge.run("openssl crl -in %s/fleet-ca/crls.pem -noout -text" % TLS_DIR).stdout
+    # One list per root in the file (openssl crl reads only the first, so each is read on its own).
+    lists = edge.run("cd $(mktemp -d) && awk '/BEGIN X509 CRL/ {n++} {print > (\"list\" n \".pem\")}' %s/fleet-ca/crls.pem && "
+                     "for f in list*.pem; do openssl crl -in $f -noout -text; done" % TLS_DIR).stdout
     assert client_serial in lists and server_serial in lists and lists.count("Certificate Revocation List") == 2, lists
     with open(os.path.join(LOCAL_ROOTS, "mldsa65-root.crl.pem")) as f:
         assert f.read().strip() in edge.file("%s/fleet-ca/crls.pem" % TLS_DIR).content_string
