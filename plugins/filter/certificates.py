@@ -122,31 +122,40 @@ def ari_due(results):
     return [path for path in due if isinstance(path, str)]
 
 
-def crl_urls(roots, crl_url):
-    """{root name: the URL of its revocation list under crl_url (certificates_fleet_ca_crl_url), or '' without one}."""
+def fleet_cas(roots, ca_dir):
+    """The fleet's CAs on the CA host, each root then its intermediate (which the root signs, and which signs the
+    certificates): name (<root>-root, <root>-intermediate), root, certificate, private_key."""
+    return [{"name": "%s-%s" % (root["name"], kind), "root": root["name"],
+             "certificate": posixpath.join(ca_dir, "%s-%s.crt" % (root["name"], kind)),
+             "private_key": posixpath.join(ca_dir, "%s-%s.key" % (root["name"], kind))}
+            for root in roots for kind in ("root", "intermediate")]
+
+
+def crl_urls(cas, crl_url):
+    """{CA name: the URL of its revocation list under crl_url (certificates_fleet_ca_crl_url), or '' without one}."""
     base = (crl_url or "").rstrip("/")
-    return dict((root["name"], "%s/%s-root.crl" % (base, root["name"]) if base else "") for root in roots)
+    return dict((ca["name"], "%s/%s.crl" % (base, ca["name"]) if base else "") for ca in cas)
 
 
-def crl_locations(roots, crl_url, host_dir):
-    """{URL path: the DER file on the edge} of each root's revocation list, which nginx serves on its HTTP servers;
+def crl_locations(cas, crl_url, host_dir):
+    """{URL path: the DER file on the edge} of each CA's revocation list, which nginx serves on its HTTP servers;
     {} without crl_url."""
     locations = {}
-    for name, url in crl_urls(roots, crl_url).items():
+    for name, url in crl_urls(cas, crl_url).items():
         if url:
-            locations[urlsplit(url).path] = posixpath.join(host_dir, name + "-root.crl.der")
+            locations[urlsplit(url).path] = posixpath.join(host_dir, name + ".crl.der")
     return locations
 
 
 def crl_files(results, host_dir):
-    """The files pqc.edge.text_files writes on an edge from the results of pqc.edge.ca_crl looped over the roots (as
-    `root`): every list as one PEM file (crls.pem, what nginx checks certificates against) and each list DER-encoded
-    (<root>-root.crl.der, what HTTP clients fetch). [] where no list was read (check mode before the first run)."""
+    """The files pqc.edge.text_files writes on an edge from the results of pqc.edge.ca_crl looped over the CAs (as
+    `ca`): every list as one PEM file (crls.pem, what nginx checks certificates against) and each list DER-encoded
+    (<CA name>.crl.der, what HTTP clients fetch). [] where no list was read (check mode before the first run)."""
     lists = [result for result in results or [] if isinstance(result, dict) and result.get("crl")]
     if not lists:
         return []
     files = [{"path": posixpath.join(host_dir, "crls.pem"), "content": "".join(result["crl"].strip() + "\n" for result in lists)}]
-    files += [{"path": posixpath.join(host_dir, result["root"]["name"] + "-root.crl.der"), "content": result["crl_der_base64"],
+    files += [{"path": posixpath.join(host_dir, result["ca"]["name"] + ".crl.der"), "content": result["crl_der_base64"],
                "encoding": "base64"} for result in lists]
     return [dict(entry, owner="root", group="root", mode="0644") for entry in files]
 
@@ -157,4 +166,4 @@ class FilterModule(object):
                 "certificates_by_site": certificates_by_site, "sites_without_http": sites_without_http,
                 "client_certificate_files": client_certificate_files,
                 "names_outside": names_outside, "root_pems": root_pems, "expiry_watch": watch_list,
-                "ari_due": ari_due, "crl_urls": crl_urls, "crl_locations": crl_locations, "crl_files": crl_files}
+                "ari_due": ari_due, "crl_urls": crl_urls, "fleet_cas": fleet_cas, "crl_locations": crl_locations, "crl_files": crl_files}

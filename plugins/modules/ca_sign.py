@@ -64,6 +64,11 @@ options:
     description: Validity of the certificate, in days.
     type: int
     default: 365
+  chain_path:
+    description:
+      - The certificates between this CA and its root (this CA's own when it is an intermediate), PEM, appended to the
+        returned certificate so that clients get the whole chain; none where empty.
+    type: path
   crl_url:
     description:
       - The C(http://) URL where clients fetch the revocation list of this CA (M(pqc.edge.ca_crl)), written into the
@@ -106,7 +111,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 certificate:
-  description: The signed certificate, PEM; empty in check mode.
+  description: The signed certificate, PEM, followed by O(chain_path); empty in check mode.
   type: str
   returned: always
 serial:
@@ -272,6 +277,7 @@ def main():
             usage=dict(type="str", default="server", choices=["server", "client"]),
             requester=dict(type="str", required=True),
             crl_url=dict(type="str", default=""),
+            chain_path=dict(type="path"),
             issued_dir=dict(type="path", required=True),
             openssl_path=dict(type="path"),
         ),
@@ -295,6 +301,9 @@ def main():
         result["changed"] = True
         if not module.check_mode:
             result["certificate"], result["serial"], result["not_after"] = sign(module, openssl, params, csr_path, result["names"])
+            if params["chain_path"]:
+                with open(params["chain_path"]) as f:
+                    result["certificate"] = result["certificate"].rstrip("\n") + "\n" + f.read()
     except Refused as exc:
         module.fail_json(msg="%s: refused to sign: %s" % (params["requester"], exc), **result)
     except OpenSSLError as exc:

@@ -92,6 +92,12 @@ options:
         O(pqc.edge.ca_sign#module:crl_url); C('') for none. A certificate that names another is reissued with the same
         key. Not checked where not given.
     type: str
+  issuer_common_name:
+    description:
+      - The common name of the CA that must have signed the certificate (its issuer C(CN=<name>)), such as the fleet CA's
+        intermediate; a certificate from another issuer, even one that chains to O(ca_certificate_path), is reissued
+        with the same key. Not checked where not given.
+    type: str
   is_ca:
     description: Issue a CA certificate (basicConstraints CA:TRUE, keyCertSign) instead of a TLS server certificate.
     type: bool
@@ -318,6 +324,11 @@ def certificate_name_constraints(openssl, cert_path):
     return sorted(permitted)
 
 
+def certificate_issuer(openssl, cert_path):
+    out = openssl.run(["x509", "-in", cert_path, "-noout", "-issuer", "-nameopt", "RFC2253"])[1]
+    return out.strip().partition("=")[2]
+
+
 def certificate_crl_urls(openssl, cert_path):
     """The URIs of the certificate's CRL distribution points ([] without any)."""
     rc, out, dummy = openssl.run(["x509", "-in", cert_path, "-noout", "-ext", "crlDistributionPoints"], check=False)
@@ -383,6 +394,10 @@ def certificate_reasons(openssl, params):
         if not ca_cert and params["csr_only"] and signed_by(openssl, path, path):
             # A CA elsewhere (an ACME directory) signs it: a self-signed one is a stand-in to replace.
             reasons.append("self-signed stand-in")
+        if params["issuer_common_name"] is not None:
+            issuer = certificate_issuer(openssl, path)
+            if issuer != "CN=%s" % rfc2253_escape(params["issuer_common_name"]):
+                reasons.append("issued by %s, not CN=%s" % (issuer, params["issuer_common_name"]))
         if params["crl_url"] is not None and certificate_crl_urls(openssl, path) != ([params["crl_url"]] if params["crl_url"] else []):
             reasons.append("CRL distribution point differs from %s" % (params["crl_url"] or "none"))
         serial = normalise_serial(openssl.run(["x509", "-in", path, "-noout", "-serial"])[1].strip().partition("=")[2])
@@ -513,6 +528,7 @@ def main():
             renew_reason=dict(type="str"),
             revoked_serials=dict(type="list", elements="str", default=[]),
             crl_url=dict(type="str"),
+            issuer_common_name=dict(type="str"),
             is_ca=dict(type="bool", default=False),
             name_constraints=dict(type="list", elements="str", default=[]),
             ca_certificate_path=dict(type="path"),

@@ -163,3 +163,34 @@ def test_certificates_name_the_lists_url_and_one_that_names_another_is_reissued(
                                       ca_private_key_path=ca["private_key_path"], allowed_names=["DNS:edge1.example.org"],
                                       requester="edge1", issued_dir=ca["issued_dir"], crl_url="http://x/a,URI:http://evil/"))
     assert "is not an http:// URL" in failed.value.result["msg"]
+
+
+def test_an_intermediate_signs_leaves_and_their_list_and_a_leaf_from_the_root_itself_is_reissued(tmp_path, ca):
+    """The fleet CA's layout: the root signs only its intermediate, which signs the leaves (returned with it as their
+    chain) and keeps the list of their revoked serials; the root's own list stays empty."""
+    inter = {"private_key_path": str(tmp_path / "ca" / "inter.key"), "certificate_path": str(tmp_path / "ca" / "inter.crt")}
+    run_module(certificate.main, dict(inter, key_algorithm="ecdsa", ecdsa_curve="P-384", common_name="fleet intermediate",
+                                      is_ca=True, valid_days=1825, ca_certificate_path=ca["certificate_path"],
+                                      ca_private_key_path=ca["private_key_path"]))
+    # A leaf the root signed directly (before there were intermediates) is due for the intermediate.
+    edge = issue(tmp_path, ca, "edge1.example.org")
+    due = run_module(certificate.main, dict(edge, csr_only=True, issuer_common_name="fleet intermediate"))
+    assert "issued by CN=fleet root, not CN=fleet intermediate" in due["reasons"]
+    signed = run_module(ca_sign.main, dict(csr=due["csr"], ca_certificate_path=inter["certificate_path"],
+                                           ca_private_key_path=inter["private_key_path"], chain_path=inter["certificate_path"],
+                                           allowed_names=["DNS:edge1.example.org"], requester="edge1", issued_dir=ca["issued_dir"]))
+    assert signed["certificate"].count("BEGIN CERTIFICATE") == 2
+    run_module(certificate.main, dict(edge, certificate_content=signed["certificate"], issuer_common_name="fleet intermediate"))
+    assert not run_module(certificate.main, dict(edge, csr_only=True, issuer_common_name="fleet intermediate"))["changed"]
+    # Clients that trust the root alone verify the leaf through the chain it comes with.
+    assert subprocess.run(["openssl", "verify", "-CAfile", ca["certificate_path"], "-untrusted", edge["certificate_path"],
+                           edge["certificate_path"]], capture_output=True, text=True, check=False).returncode == 0
+    serial = serial_of(edge["certificate_path"])
+    theirs = run_module(ca_crl.main, dict(crl_args(ca, [serial]), ca_certificate_path=inter["certificate_path"],
+                                          ca_private_key_path=inter["private_key_path"], crl_path=str(tmp_path / "inter.crl")))
+    assert theirs["serials"] == [serial] and run_module(ca_crl.main, crl_args(ca, [serial]))["serials"] == []
+    both = tmp_path / "crls.pem"
+    both.write_text(open(ca["crl_path"]).read() + open(str(tmp_path / "inter.crl")).read())
+    out = subprocess.run(["openssl", "verify", "-crl_check_all", "-CAfile", ca["certificate_path"], "-CRLfile", str(both),
+                          "-untrusted", edge["certificate_path"], edge["certificate_path"]], capture_output=True, text=True, check=False)
+    assert out.returncode != 0 and "certificate revoked" in out.stdout + out.stderr

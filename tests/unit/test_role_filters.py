@@ -111,24 +111,30 @@ def test_client_certificate_files_are_the_hosts_client_certificates_by_kind():
     assert certificates.client_certificate_files(server, "mldsa44") == {}
 
 
-ROOTS = [{"name": "mldsa65"}, {"name": "ecdsa"}]
+CAS = certificates.fleet_cas([{"name": "mldsa65"}, {"name": "ecdsa"}], "/etc/pqc-edge/ca")
 
 
-def test_each_roots_list_is_published_under_the_url_and_served_from_its_der_copy():
-    assert certificates.crl_urls(ROOTS, "http://crl.example.org/pqc-edge/") == {
-        "mldsa65": "http://crl.example.org/pqc-edge/mldsa65-root.crl", "ecdsa": "http://crl.example.org/pqc-edge/ecdsa-root.crl"}
-    assert certificates.crl_locations(ROOTS, "http://crl.example.org:8080/pqc-edge", "/etc/pqc-edge/tls/fleet-ca") == {
-        "/pqc-edge/mldsa65-root.crl": "/etc/pqc-edge/tls/fleet-ca/mldsa65-root.crl.der",
-        "/pqc-edge/ecdsa-root.crl": "/etc/pqc-edge/tls/fleet-ca/ecdsa-root.crl.der"}
-    assert certificates.crl_urls(ROOTS, "") == {"mldsa65": "", "ecdsa": ""}
-    assert certificates.crl_locations(ROOTS, "", "/d") == {}
+def test_each_root_comes_with_its_intermediate_on_the_ca_host():
+    assert [(ca["name"], ca["root"], ca["certificate"], ca["private_key"]) for ca in CAS[:2]] == [
+        ("mldsa65-root", "mldsa65", "/etc/pqc-edge/ca/mldsa65-root.crt", "/etc/pqc-edge/ca/mldsa65-root.key"),
+        ("mldsa65-intermediate", "mldsa65", "/etc/pqc-edge/ca/mldsa65-intermediate.crt", "/etc/pqc-edge/ca/mldsa65-intermediate.key")]
+    assert [ca["name"] for ca in CAS] == ["mldsa65-root", "mldsa65-intermediate", "ecdsa-root", "ecdsa-intermediate"]
 
 
-def test_the_lists_become_one_pem_file_and_a_der_file_per_root_skipped_roots_left_out():
-    results = [{"root": {"name": "mldsa65"}, "crl": "-----BEGIN X509 CRL-----\nAA\n-----END X509 CRL-----\n", "crl_der_base64": "AAE="},
-               {"root": {"name": "ecdsa"}, "skipped": True}]
+def test_each_cas_list_is_published_under_the_url_and_served_from_its_der_copy():
+    urls = certificates.crl_urls(CAS, "http://crl.example.org/pqc-edge/")
+    assert urls["mldsa65-intermediate"] == "http://crl.example.org/pqc-edge/mldsa65-intermediate.crl" and len(urls) == 4
+    locations = certificates.crl_locations(CAS, "http://crl.example.org:8080/pqc-edge", "/etc/pqc-edge/tls/fleet-ca")
+    assert locations["/pqc-edge/ecdsa-root.crl"] == "/etc/pqc-edge/tls/fleet-ca/ecdsa-root.crl.der" and len(locations) == 4
+    assert set(certificates.crl_urls(CAS, "").values()) == {""}
+    assert certificates.crl_locations(CAS, "", "/d") == {}
+
+
+def test_the_lists_become_one_pem_file_and_a_der_file_per_ca_skipped_cas_left_out():
+    results = [{"ca": {"name": "mldsa65-root"}, "crl": "-----BEGIN X509 CRL-----\nAA\n-----END X509 CRL-----\n", "crl_der_base64": "AAE="},
+               {"ca": {"name": "mldsa65-intermediate"}, "skipped": True}]
     files = certificates.crl_files(results, "/d")
     assert [(f["path"], f["content"], f.get("encoding")) for f in files] == [
         ("/d/crls.pem", "-----BEGIN X509 CRL-----\nAA\n-----END X509 CRL-----\n", None), ("/d/mldsa65-root.crl.der", "AAE=", "base64")]
     assert {(f["owner"], f["group"], f["mode"]) for f in files} == {("root", "root", "0644")}
-    assert certificates.crl_files([{"root": {"name": "x"}, "skipped": True}], "/d") == [] and certificates.crl_files(None, "/d") == []
+    assert certificates.crl_files([{"ca": {"name": "x"}, "skipped": True}], "/d") == [] and certificates.crl_files(None, "/d") == []

@@ -120,14 +120,15 @@ def test_no_ca_private_key_outside_the_ca_host():
     ca = node(CA)
     # The ML-DSA root, and the ECDSA one that the client host's classical client certificate needs (the edges' classical
     # certificates come from ACME).
-    root_publics = [ca.run("openssl x509 -in %s/%s-root.crt -noout -pubkey" % (CA_DIR, root)).stdout
-                    for root in ("ecdsa", "mldsa65")]
+    # Each root and the intermediate it signed, which signs the certificates.
+    names = ("ecdsa-intermediate", "ecdsa-root", "mldsa65-intermediate", "mldsa65-root")
+    root_publics = [ca.run("openssl x509 -in %s/%s.crt -noout -pubkey" % (CA_DIR, name)).stdout for name in names]
     assert all("BEGIN PUBLIC KEY" in key for key in root_publics)
     # The search finds them where they are, so it would find them elsewhere.
     on_ca = public_keys_of_private_keys(ca, [CA_DIR])
-    assert sorted(on_ca) == ["%s/ecdsa-root.key" % CA_DIR, "%s/mldsa65-root.key" % CA_DIR]
+    assert sorted(on_ca) == ["%s/%s.key" % (CA_DIR, name) for name in names]
     assert sorted(on_ca.values()) == sorted(root_publics)
-    assert ca.file("%s/mldsa65-root.key" % CA_DIR).mode == 0o600 and ca.file(CA_DIR).mode == 0o700
+    assert all(ca.file("%s/%s.key" % (CA_DIR, name)).mode == 0o600 for name in names) and ca.file(CA_DIR).mode == 0o700
     searched = ["/etc", "/root", "/tmp", "/var", "/opt", "/srv", "/home", "/usr/local"]
     for name in EDGES:
         keys = public_keys_of_private_keys(node(name), searched)
@@ -141,8 +142,9 @@ def test_no_ca_private_key_outside_the_ca_host():
     controller = testinfra.get_host("local://")
     local = public_keys_of_private_keys(controller, [EPHEMERAL, os.path.expanduser("~/.ansible/tmp")])
     assert not set(local.values()) & set(root_publics), sorted(local)
-    # The roots and their revocation lists, nothing else.
-    assert sorted(os.listdir(LOCAL_ROOTS)) == ["ecdsa-root.crl.pem", "ecdsa-root.crt", "mldsa65-root.crl.pem", "mldsa65-root.crt"]
+    # The roots and the revocation lists of the roots and the intermediates, nothing else.
+    assert sorted(os.listdir(LOCAL_ROOTS)) == ["ecdsa-intermediate.crl.pem", "ecdsa-root.crl.pem", "ecdsa-root.crt",
+                                               "mldsa65-intermediate.crl.pem", "mldsa65-root.crl.pem", "mldsa65-root.crt"]
 
 
 def test_serials_are_unique_and_recorded_on_the_ca_host():
@@ -297,11 +299,11 @@ def test_report_shows_issuer_trust_and_days_left_of_every_certificate(tmp_path):
     for row in rows.values():
         certificates = dict((c["key_algorithm"], c) for c in row["certificates"])
         assert sorted(certificates) == ["ML-DSA-44", "id-ecPublicKey"]
-        assert certificates["ML-DSA-44"]["issuer"] == "CN=pqc.edge private CA (ML-DSA root)"
+        assert certificates["ML-DSA-44"]["issuer"] == "CN=pqc.edge private CA (ML-DSA intermediate)"
         assert certificates["id-ecPublicKey"]["issuer"].startswith("CN=Pebble Intermediate CA")
         assert all(c["trusted"] is True and c["days_left"] > 300 for c in certificates.values()), certificates
     markdown = (tmp_path / "pqc-report.md").read_text()
-    assert markdown.count("CN=pqc.edge private CA (ML-DSA root), trusted") == 2
+    assert markdown.count("CN=pqc.edge private CA (ML-DSA intermediate), trusted") == 2
 
 
 def test_acme_account_key_is_private_and_http01_is_served_before_the_redirect():
@@ -380,7 +382,7 @@ def test_without_acme_the_fleet_ca_signs_the_classical_certificate_and_client_ce
                            "--limit", ",".join(EDGES))
     assert off.returncode == 0, off.stdout[-3000:] + off.stderr
     check_revocation(edge, name, client, revoked, revoked_client, revoked_server, server_key)
-    assert "ECDSA root" in edge.run("openssl x509 -in %s/default/ecdsa.crt -noout -issuer" % TLS_DIR).stdout
+    assert "ECDSA intermediate" in edge.run("openssl x509 -in %s/default/ecdsa.crt -noout -issuer" % TLS_DIR).stdout
     # The fleet's classical root reached the controller, and a client with it alone verifies the served certificate.
     with open(os.path.join(LOCAL_ROOTS, "ecdsa-root.crt")) as f:
         edge.run("cat > /root/client/ecdsa-root.crt <<'EOF'\n%sEOF" % f.read())
@@ -389,7 +391,7 @@ def test_without_acme_the_fleet_ca_signs_the_classical_certificate_and_client_ce
 
     # Mutual TLS: the edge's own client certificates (ML-DSA-44 and ECDSA, from the fleet CA, for client authentication
     # only, naming the host alone) get through, and the backend sees who called; none, or one of another CA, does not.
-    for algorithm, root in (("mldsa44", "ML-DSA root"), ("ecdsa", "ECDSA root")):
+    for algorithm, root in (("mldsa44", "ML-DSA intermediate"), ("ecdsa", "ECDSA intermediate")):
         text = edge.run("openssl x509 -in %s/%s.crt -noout -subject -issuer -ext extendedKeyUsage,subjectAltName"
                         % (CLIENT_DIR, algorithm)).stdout
         assert "TLS Web Client Authentication" in text and "Server Authentication" not in text, text
@@ -415,12 +417,12 @@ def test_without_acme_the_fleet_ca_signs_the_classical_certificate_and_client_ce
     assert upstream_saw["group"] == "X25519MLKEM768", upstream_saw
     assert upstream_saw["client_certificate"]["verify"] == "SUCCESS", upstream_saw
     assert upstream_saw["client_certificate"]["subject"] == "CN=%s" % name, upstream_saw
-    assert "ML-DSA root" in upstream_saw["client_certificate"]["issuer"], upstream_saw
+    assert "ML-DSA intermediate" in upstream_saw["client_certificate"]["issuer"], upstream_saw
     # The client host, which is no edge, calls with its own client certificates (pqc.edge.clients in converge.yml):
     # made on it, for client authentication only, the backend seeing its name.
     address = subprocess.run(["docker", "inspect", "-f", "{{.NetworkSettings.IPAddress}}", name],
                              capture_output=True, text=True, check=True).stdout.strip()
-    for algorithm, root in (("mldsa44", "ML-DSA root"), ("ecdsa", "ECDSA root")):
+    for algorithm, root in (("mldsa44", "ML-DSA intermediate"), ("ecdsa", "ECDSA intermediate")):
         assert client.file("%s/%s.key" % (CLIENT_DIR, algorithm)).mode == 0o600
         called = client.run("curl -sk --max-time 10 --resolve %s:8443:%s --cert %s/%s.crt --key %s/%s.key "
                             "https://%s:8443/api/tls" % (name, address, CLIENT_DIR, algorithm, CLIENT_DIR, algorithm, name))
@@ -467,8 +469,9 @@ def check_revocation(edge, name, client, revoked, revoked_client, revoked_server
     # One list per root in the file (openssl crl reads only the first, so each is read on its own).
     lists = edge.run("cd $(mktemp -d) && awk '/BEGIN X509 CRL/ {n++} {print > (\"list\" n \".pem\")}' %s/fleet-ca/crls.pem && "
                      "for f in list*.pem; do openssl crl -in $f -noout -text; done" % TLS_DIR).stdout
-    assert client_serial in lists and server_serial in lists and lists.count("Certificate Revocation List") == 2, lists
-    with open(os.path.join(LOCAL_ROOTS, "mldsa65-root.crl.pem")) as f:
+    # Each root's and each intermediate's; the intermediates' list the two serials.
+    assert client_serial in lists and server_serial in lists and lists.count("Certificate Revocation List") == 4, lists
+    with open(os.path.join(LOCAL_ROOTS, "mldsa65-intermediate.crl.pem")) as f:
         assert f.read().strip() in edge.file("%s/fleet-ca/crls.pem" % TLS_DIR).content_string
     config = edge.run("nginx -T 2>/dev/null").stdout
     assert "ssl_crl %s/fleet-ca/crls.pem;" % TLS_DIR in config and "proxy_ssl_crl %s/fleet-ca/crls.pem;" % TLS_DIR in config
@@ -477,21 +480,22 @@ def check_revocation(edge, name, client, revoked, revoked_client, revoked_server
     for label, pem in (("client", revoked_client), ("server", revoked_server)):
         edge.run("cat > /root/revoked/%s.crt <<'EOF'\n%sEOF" % (label, pem))
         out = edge.run("openssl verify -crl_check_all -CAfile %s/fleet-ca/roots.pem -CRLfile %s/fleet-ca/crls.pem "
-                       "/root/revoked/%s.crt 2>&1" % (TLS_DIR, TLS_DIR, label))
+                       "-untrusted /root/revoked/%s.crt /root/revoked/%s.crt 2>&1" % (TLS_DIR, TLS_DIR, label, label))
         assert out.rc != 0 and "certificate revoked" in out.stdout, out.stdout
     # A client that fetches the list from the URL in the certificate (CRL distribution point), which the other edge
     # serves over HTTP, DER as it keeps it, also refuses the old server certificate.
-    url = "http://pqc-edge-ca-edge-1:8080/pqc-edge-crl/mldsa65-root.crl"
+    url = "http://pqc-edge-ca-edge-1:8080/pqc-edge-crl/mldsa65-intermediate.crl"
     assert "URI:%s" % url in edge.run("openssl x509 -in /root/revoked/server.crt -noout -ext crlDistributionPoints").stdout
-    out = edge.run("openssl verify -crl_check -crl_download -CAfile %s/fleet-ca/roots.pem /root/revoked/server.crt 2>&1" % TLS_DIR)
+    out = edge.run("openssl verify -crl_check -crl_download -CAfile %s/fleet-ca/roots.pem -untrusted /root/revoked/server.crt "
+                   "/root/revoked/server.crt 2>&1" % TLS_DIR)
     assert out.rc != 0 and "certificate revoked" in out.stdout, out.stdout
     served = edge.run("curl -s --max-time 10 %s | sha256sum" % url).stdout.split()[0]
-    assert served == node(EDGES[0]).file("%s/fleet-ca/mldsa65-root.crl.der" % TLS_DIR).sha256sum
+    assert served == node(EDGES[0]).file("%s/fleet-ca/mldsa65-intermediate.crl.der" % TLS_DIR).sha256sum
     assert serial_of(edge, "%s/default/mldsa44.crt" % TLS_DIR) != "serial=" + server_serial
     assert "URI:%s" % url in edge.run("openssl x509 -in %s/default/mldsa44.crt -noout -ext crlDistributionPoints" % TLS_DIR).stdout
     assert edge.file("%s/default/mldsa44.key" % TLS_DIR).sha256sum == server_key
-    assert edge.run("openssl verify -crl_check_all -CAfile %s/fleet-ca/roots.pem -CRLfile %s/fleet-ca/crls.pem "
-                    "%s/default/mldsa44.crt" % (TLS_DIR, TLS_DIR, TLS_DIR)).rc == 0
+    assert edge.run("openssl verify -crl_check_all -CAfile %s/fleet-ca/roots.pem -CRLfile %s/fleet-ca/crls.pem -untrusted "
+                    "%s/default/mldsa44.crt %s/default/mldsa44.crt" % (TLS_DIR, TLS_DIR, TLS_DIR, TLS_DIR)).rc == 0
     edge.run("rm -rf /root/revoked")
     address = subprocess.run(["docker", "inspect", "-f", "{{.NetworkSettings.IPAddress}}", name],
                              capture_output=True, text=True, check=True).stdout.strip()
