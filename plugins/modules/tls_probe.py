@@ -503,6 +503,8 @@ class OpenSSLEngine(object):
         self.local = [g for g in (_groups.by_name(n) for n in out.strip().split(":")) if g is not None]
         self.known_supported = set()
         self.client = ["-cert", p["client_certificate"], "-key", p["client_key"]] if p["client_certificate"] else []
+        if p["client_certificate"]:
+            self.client += self._client_chain(module, p["client_certificate"])
         self.ca_file = None
         if p["ca_files"]:
             # s_client takes one CA file: the ones given, one after the other.
@@ -514,6 +516,22 @@ class OpenSSLEngine(object):
                             bundle.write(handle.read().rstrip("\n") + "\n")
                     except OSError as exc:
                         raise ProbeInputError("ca_files: cannot read %s: %s" % (path, exc))
+
+    @staticmethod
+    def _client_chain(module, path):
+        """-cert_chain with the certificates after the first in the client certificate's file (an intermediate that
+        signed it), which s_client would otherwise not send; [] where the file holds one certificate."""
+        try:
+            with open(path) as handle:
+                pems = re.findall(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", handle.read(), re.S)
+        except OSError as exc:
+            raise ProbeInputError("client_certificate: cannot read %s: %s" % (path, exc))
+        if len(pems) < 2:
+            return []
+        chain = os.path.join(module.tmpdir, "client-chain.pem")
+        with open(chain, "w") as out:
+            out.write("\n".join(pems[1:]) + "\n")
+        return ["-cert_chain", chain]
 
     def can_share(self, group):
         return group in self.local

@@ -194,3 +194,23 @@ def test_an_intermediate_signs_leaves_and_their_list_and_a_leaf_from_the_root_it
     out = subprocess.run(["openssl", "verify", "-crl_check_all", "-CAfile", ca["certificate_path"], "-CRLfile", str(both),
                           "-untrusted", edge["certificate_path"], edge["certificate_path"]], capture_output=True, text=True, check=False)
     assert out.returncode != 0 and "certificate revoked" in out.stdout + out.stderr
+
+
+def test_the_probe_sends_the_intermediate_that_comes_after_a_client_certificate(tmp_path, ca):
+    """tls_probe's openssl engine gives s_client the certificates after the first as -cert_chain, so that a server
+    trusting only the root can verify a client certificate the fleet's intermediate signed."""
+    from ansible_collections.pqc.edge.plugins.modules import tls_probe
+
+    class Module(object):
+        tmpdir = str(tmp_path)
+
+    leaf = open(ca["certificate_path"]).read()
+    single = tmp_path / "single.pem"
+    single.write_text(leaf)
+    assert tls_probe.OpenSSLEngine._client_chain(Module(), str(single)) == []
+    chained = tmp_path / "chained.pem"
+    chained.write_text(leaf + "junk between\n" + leaf.replace("\n", "\n", 1))
+    assert tls_probe.OpenSSLEngine._client_chain(Module(), str(chained)) == ["-cert_chain", str(tmp_path / "client-chain.pem")]
+    assert (tmp_path / "client-chain.pem").read_text().count("BEGIN CERTIFICATE") == 1
+    with pytest.raises(tls_probe.ProbeInputError):
+        tls_probe.OpenSSLEngine._client_chain(Module(), str(tmp_path / "missing.pem"))
