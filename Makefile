@@ -101,8 +101,8 @@ OQS_SKIPPED := SKIPPED molecule oqs (Debian 12, liboqs + oqs-provider): missing 
 # as `molecule test -s <scenario>` in the checkout: their molecule.yml must find everything by itself.
 # oqs ends the second lane when its archives are here, so that its compile overlaps options (which waits on Ansible)
 # instead of running after both lanes.
-LANE_1 := plain:static-openssl default options plain:source
-LANE_2 := plain:fleet existing ca$(if $(OQS_MISSING),, oqs)
+LANE_1 := plain:static-openssl existing options plain:source
+LANE_2 := plain:fleet default ca$(if $(OQS_MISSING),, oqs)
 MOLECULE_LANES ?= "$(LANE_1)" "$(LANE_2)"
 molecule: venv collection-link image image-bookworm source-cache
 	rm -rf $(PQC_EDGE_BUILD_CACHE)

@@ -24,15 +24,9 @@ description:
     number then goes up by one. Otherwise nothing changes.
 author:
   - pqc.edge contributors (@pqc-edge)
+extends_documentation_fragment:
+  - pqc.edge.ca_host
 options:
-  ca_certificate_path:
-    description: The CA's certificate.
-    type: path
-    required: true
-  ca_private_key_path:
-    description: The CA's private key; read by OpenSSL on this host only.
-    type: path
-    required: true
   issued_dir:
     description: Where M(pqc.edge.ca_sign) keeps the certificates it issued, one C(<serial>.pem) each.
     type: path
@@ -52,9 +46,6 @@ options:
     description: Days from one update of the list to the next (its nextUpdate); clients refuse a list past it.
     type: int
     default: 30
-  openssl_path:
-    description: The openssl binary to use; by default the first on the PATH.
-    type: path
 attributes:
   check_mode:
     support: full
@@ -65,12 +56,12 @@ attributes:
 """
 
 EXAMPLES = r"""
-- name: Keep the ML-DSA root's revocation list on the CA host
+- name: Keep the ML-DSA intermediate's revocation list on the CA host
   pqc.edge.ca_crl:
-    ca_certificate_path: /etc/pqc-edge/fleet-ca/mldsa65-root.crt
-    ca_private_key_path: /etc/pqc-edge/fleet-ca/mldsa65-root.key
-    issued_dir: /etc/pqc-edge/fleet-ca/issued
-    crl_path: /etc/pqc-edge/fleet-ca/mldsa65-root.crl
+    ca_certificate_path: /etc/pqc-edge/ca/mldsa65-intermediate.crt
+    ca_private_key_path: /etc/pqc-edge/ca/mldsa65-intermediate.key
+    issued_dir: /etc/pqc-edge/ca/issued
+    crl_path: /etc/pqc-edge/ca/mldsa65-intermediate.crl
     revoked: [3A0F9C2B77D1E4]
   delegate_to: ca.example.org
   register: crl

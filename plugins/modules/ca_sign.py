@@ -26,18 +26,12 @@ description:
     C(index.tsv) there.
 author:
   - pqc.edge contributors (@pqc-edge)
+extends_documentation_fragment:
+  - pqc.edge.ca_host
 options:
   csr:
     description: The PEM certificate signing request.
     type: str
-    required: true
-  ca_certificate_path:
-    description: The CA's certificate.
-    type: path
-    required: true
-  ca_private_key_path:
-    description: The CA's private key; read by OpenSSL on this host only.
-    type: path
     required: true
   allowed_names:
     description:
@@ -83,9 +77,6 @@ options:
     description: Where the serial numbers are reserved and the issued certificates kept.
     type: path
     required: true
-  openssl_path:
-    description: The openssl binary to use; by default the first on the PATH.
-    type: path
 attributes:
   check_mode:
     support: full
@@ -99,12 +90,13 @@ EXAMPLES = r"""
 - name: Sign the edge's request on the CA host
   pqc.edge.ca_sign:
     csr: "{{ request.csr }}"
-    ca_certificate_path: /etc/pqc-edge/fleet-ca/mldsa65-root.crt
-    ca_private_key_path: /etc/pqc-edge/fleet-ca/mldsa65-root.key
+    ca_certificate_path: /etc/pqc-edge/ca/mldsa65-intermediate.crt
+    ca_private_key_path: /etc/pqc-edge/ca/mldsa65-intermediate.key
+    chain_path: /etc/pqc-edge/ca/mldsa65-intermediate.crt
     allowed_names: [DNS:edge1.example.org, IP:192.0.2.10]
     allowed_domains: [example.org, IP:192.0.2.10]
     requester: edge1.example.org
-    issued_dir: /etc/pqc-edge/fleet-ca/issued
+    issued_dir: /etc/pqc-edge/ca/issued
   delegate_to: ca.example.org
   register: signed
 """
