@@ -282,6 +282,20 @@ def test_a_site_without_a_plain_http_server_is_refused_with_acme():
     assert edge.run("sha256sum %s/*/*.crt %s/*/*.key /etc/nginx/sites-enabled/*" % (TLS_DIR, TLS_DIR)).stdout == before
 
 
+def test_an_acme_profile_the_directory_does_not_offer_is_refused_before_any_change():
+    """Debian's Pebble 2.6.0 announces no profiles (meta.profiles): an order for one would fail half way, so the
+    preflight reads the directory from the edge and stops, naming the profile and what the directory offers."""
+    edge = node(EDGES[0])
+    before = edge.run("sha256sum %s/*/*.crt %s/*/*.key /etc/nginx/sites-enabled/*" % (TLS_DIR, TLS_DIR)).stdout
+    result = ansible_playbook(os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "converge.yml"),
+                              {"certificates_acme_profile": "tlsserver"}, "--limit", EDGES[0])
+    assert result.returncode != 0
+    said = " ".join((result.stdout + result.stderr).split())
+    assert "certificates_acme_profile=tlsserver: https://pebble:14000/dir offers no profiles (it does not implement them)" \
+        in said, said[-3000:]
+    assert edge.run("sha256sum %s/*/*.crt %s/*/*.key /etc/nginx/sites-enabled/*" % (TLS_DIR, TLS_DIR)).stdout == before
+
+
 def test_verify_playbook_verifies_every_certificate_against_the_roots():
     result = ansible_playbook(os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "playbooks", "verify.yml"))
     assert result.returncode == 0, result.stdout + result.stderr
