@@ -222,8 +222,7 @@ def upstream_hops(sites, groups, upstreams=None):
     path, upstream (the URL, or the named upstream and one of its servers), host, port, server_name (what nginx sends as
     SNI and verifies the certificate for: the URL's host, or the named upstream's tls_server_name), ca_file (what nginx
     verifies it against; None: the host's system CA bundle), groups (what the edge offers it: the location's
-    proxy_groups, else `groups`, the edge's policy), crl_file (the revocation lists nginx checks it against; None for
-    none), pinned (why the hop is classical by the site's own choice, where
+    proxy_groups, else `groups`, the edge's policy), pinned (why the hop is classical by the site's own choice, where
     proxy_groups names no hybrid or post-quantum group; else None), and client_certificate and client_key (what the
     edge shows an upstream that asks for a certificate; None for none).
 
@@ -242,8 +241,7 @@ def upstream_hops(sites, groups, upstreams=None):
             offered = tls["groups"] or _group_names(groups)
             kinds = [_groups.describe(name)["kind"] for name in offered]
             client = tls.get("client_certificate") or {}
-            hop = {"site": site["name"], "path": location["path"], "ca_file": tls["ca_file"],
-                   "crl_file": tls.get("crl_file"), "groups": offered,
+            hop = {"site": site["name"], "path": location["path"], "ca_file": tls["ca_file"], "groups": offered,
                    "pinned": None if any(_groups.is_quantum_safe(kind) for kind in kinds) else (
                        "proxy_groups %s has no hybrid or post-quantum group" % ":".join(offered)),
                    "client_certificate": client.get("certificate"), "client_key": client.get("private_key")}

@@ -134,8 +134,7 @@ def probe_settings(certificates, inventory_address, given=None):
 def hop_steps(hops, openssl_path=None):
     """For each hop from a site to a TLS upstream (pqc_edge_nginx.upstream_hops), one handshake from the edge itself
     with the edge's own offer to the upstream, its certificate verified as nginx verifies it: against the hop's CA file
-    (None: the host's system CA bundle) for the name in the URL, and against the hop's revocation lists where nginx
-    checks them (crl_file); with the edge's client certificate where nginx shows
+    (None: the host's system CA bundle) for the name in the URL; with the edge's client certificate where nginx shows
     one (kind hop: this one judges the hop). Then the front's three client offers to the same upstream (kind
     hop_offer, item [hop, offer name]), which say what it supports. openssl_path: the host's OpenSSL 3.5 command line
     where it is not the one on the PATH (the static build's)."""
@@ -145,8 +144,6 @@ def hop_steps(hops, openssl_path=None):
     for hop in hops:
         where = {"host": hop["host"], "port": int(hop["port"]), "server_name": hop["server_name"]}
         probe = dict(where, engine="openssl", groups=hop["groups"], ca_files=[hop["ca_file"] or SYSTEM_TRUST])
-        if hop.get("crl_file"):
-            probe["crl_files"] = [hop["crl_file"]]
         if hop.get("client_certificate"):
             probe.update(client_certificate=hop["client_certificate"], client_key=hop["client_key"])
         if openssl_path:
@@ -419,12 +416,6 @@ def hop_offers(answers):
     return offers
 
 
-def _trusted(hop):
-    """What a hop's certificate is verified against, as the hop's lines say it."""
-    trusted = hop["ca_file"] or "the system CA bundle"
-    return "%s, revocation lists %s" % (trusted, hop["crl_file"]) if hop.get("crl_file") else trusted
-
-
 def _hop_line(answer, offers):
     """The table's line of one hop: what it negotiated and whether the upstream's certificate verified, then what the
     front's offers got from the same upstream."""
@@ -434,7 +425,7 @@ def _hop_line(answer, offers):
     else:
         said = "%s, certificate %s against %s" % (
             _group(answer, "refused"), "verified" if answer.get("certificate_verified") else
-            "NOT verified (%s)" % answer.get("verify_error"), _trusted(hop))
+            "NOT verified (%s)" % answer.get("verify_error"), hop["ca_file"] or "the system CA bundle")
     front = "; front offers: PQ %s, X25519 share %s%s, classical %s" % (
         _group(offers.get("pq", {}), "refused"), _group(offers.get("predicted", {}), "refused"),
         " (HRR)" if offers.get("predicted", {}).get("hello_retry_request") else "",
@@ -448,7 +439,7 @@ def _hop_problem(answer, inventory_hostname):
     hop = answer["item"]
     where = "%s: the hop from %s (%s:%s, server name %s)" % (
         inventory_hostname, _hop_name(hop), hop["host"], hop["port"], hop["server_name"])
-    trusted = _trusted(hop)
+    trusted = hop["ca_file"] or "the system CA bundle"
     if answer.get("failed") or answer.get("negotiated_group") is None:
         return "%s could not be probed from the host: %s" % (where, answer.get("msg") or answer.get("alert") or "no handshake")
     if not answer.get("certificate_verified"):

@@ -81,13 +81,6 @@ options:
         RV(certificate_verified). The handshake is probed either way.
     type: list
     elements: path
-  crl_files:
-    description:
-      - PEM files of certificate revocation lists, with O(ca_files). Every certificate of the server's chain must then be
-        covered by one of them and not revoked (OpenSSL's C(-crl_check_all)), as nginx checks C(proxy_ssl_crl);
-        RV(verify_error) says C(certificate revoked) for one that is.
-    type: list
-    elements: path
   client_certificate:
     description:
       - A client certificate (PEM) to show a server that asks for one (mutual TLS), with O(client_key); O(engine=openssl)
@@ -164,10 +157,6 @@ options:
         choices: [python, openssl]
       ca_files:
         description: As O(ca_files).
-        type: list
-        elements: path
-      crl_files:
-        description: As O(crl_files).
         type: list
         elements: path
       enumerate:
@@ -517,18 +506,16 @@ class OpenSSLEngine(object):
         if p["client_certificate"]:
             self.client += self._client_chain(module, p["client_certificate"])
         self.ca_file = None
-        self.crl_check = bool(p["crl_files"])
         if p["ca_files"]:
-            # s_client takes one CA file: the ones given, one after the other, then the revocation lists (its -CRL
-            # option reads one list; a CA file holds any number).
+            # s_client takes one CA file: the ones given, one after the other.
             self.ca_file = os.path.join(module.tmpdir, "ca-files.pem")
             with open(self.ca_file, "w") as bundle:
-                for path in p["ca_files"] + (p["crl_files"] or []):
+                for path in p["ca_files"]:
                     try:
                         with open(path) as handle:
                             bundle.write(handle.read().rstrip("\n") + "\n")
                     except OSError as exc:
-                        raise ProbeInputError("ca_files, crl_files: cannot read %s: %s" % (path, exc))
+                        raise ProbeInputError("ca_files: cannot read %s: %s" % (path, exc))
 
     @staticmethod
     def _client_chain(module, path):
@@ -584,7 +571,6 @@ class OpenSSLEngine(object):
         if self.ca_file:
             args += ["-CAfile", self.ca_file,
                      "-verify_ip" if _tls.is_ip_address(self.server_name) else "-verify_hostname", self.server_name]
-            args += ["-crl_check_all"] if self.crl_check else []
         started = time.monotonic()
         text = self.s_client(args)
         seconds = time.monotonic() - started
@@ -765,8 +751,6 @@ def probe(module, p, enumerate_groups=False):
                               % p["client_hello_segment_size"])
     if p["ca_files"] and p["engine"] != "openssl":
         raise ProbeInputError("ca_files needs engine=openssl: the python engine reads no certificate")
-    if p["crl_files"] and not p["ca_files"]:
-        raise ProbeInputError("crl_files goes with ca_files: revocation lists are checked with the CAs they come from")
     if bool(p["client_certificate"]) != bool(p["client_key"]) or (p["client_certificate"] and p["engine"] != "openssl"):
         raise ProbeInputError("client_certificate and client_key go together, with engine=openssl (a complete handshake)")
     if not p["groups"]:
@@ -908,7 +892,7 @@ def unreadable(p, exc):
 # The options of one server and client offer, which each entry of `probes` may set for itself.
 PROBE_OPTIONS = ("host", "port", "transport", "server_name", "groups", "key_shares", "signature_algorithms", "engine",
                  "ca_files", "enumerate", "client_hello_segment_size", "profile", "client_certificate", "client_key",
-                 "alt_svc", "openssl_path", "crl_files")
+                 "alt_svc", "openssl_path")
 
 
 def argument_spec():
@@ -925,7 +909,6 @@ def argument_spec():
         transport=dict(type="str", default="tcp", choices=["tcp", "quic"]),
         openssl_path=dict(type="path"),
         ca_files=dict(type="list", elements="path"),
-        crl_files=dict(type="list", elements="path"),
         timeout=dict(type="float", default=5.0),
         client_hello_segment_size=dict(type="int"),
         profile=dict(type="dict"),

@@ -135,15 +135,15 @@ def test_each_https_upstream_is_a_hop_with_the_edges_groups_unless_the_location_
     hops = nginx.upstream_hops(sites, EDGE_GROUPS)
     assert hops == [
         {"site": "a", "path": "/api/", "upstream": "https://API.internal:8444/v1/", "host": "api.internal", "port": 8444,
-         "server_name": "api.internal", "ca_file": "/etc/ssl/internal.pem", "crl_file": None, "groups": EDGE_GROUPS,
-         "pinned": None, "client_certificate": None, "client_key": None},
+         "server_name": "api.internal", "ca_file": "/etc/ssl/internal.pem", "groups": EDGE_GROUPS, "pinned": None,
+         "client_certificate": None, "client_key": None},
         # Classical by the location's own choice: the reason goes with it; the names as OpenSSL spells them.
         {"site": "a", "path": "/old/", "upstream": "https://legacy.internal/", "host": "legacy.internal", "port": 443,
-         "server_name": "legacy.internal", "ca_file": None, "crl_file": None, "groups": ["X25519", "secp256r1"],
+         "server_name": "legacy.internal", "ca_file": None, "groups": ["X25519", "secp256r1"],
          "pinned": "proxy_groups X25519:secp256r1 has no hybrid or post-quantum group",
          "client_certificate": None, "client_key": None},
         {"site": "a", "path": "/mixed/", "upstream": "https://[2001:db8::1]:9443/", "host": "2001:db8::1", "port": 9443,
-         "server_name": "2001:db8::1", "ca_file": None, "crl_file": None, "groups": ["X25519", "X25519MLKEM768"], "pinned": None,
+         "server_name": "2001:db8::1", "ca_file": None, "groups": ["X25519", "X25519MLKEM768"], "pinned": None,
          "client_certificate": None, "client_key": None}]
     # The site's own groups reach nginx's configuration too.
     assert sites[0]["locations"][1]["upstream_tls"]["groups"] == ["X25519", "secp256r1"]
@@ -212,8 +212,6 @@ def test_the_fleet_cas_revocation_lists_are_checked_wherever_its_roots_are_trust
                                {"name": "c"}], 8443, 8080, roots, roots, None, None, crls)
     assert [s["client_crl_file"] for s in sites] == [crls, None, None]
     assert [(l["path"], l["upstream_tls"]["crl_file"]) for l in sites[0]["locations"]] == [("/peer/", crls), ("/partner/", None)]
-    # The hop the gate probes is checked against the same lists.
-    assert [(hop["path"], hop["crl_file"]) for hop in nginx.upstream_hops(sites, EDGE_GROUPS)] == [("/peer/", crls), ("/partner/", None)]
     # Without a fleet CA there is no list to check.
     plain = nginx.nginx_sites([{"name": "a", "client_auth": "required", "locations": [{"path": "/", "proxy": "https://x"}]}],
                               8443, 8080, "/etc/ssl/certs/ca-certificates.crt", None)

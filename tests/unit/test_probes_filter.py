@@ -321,17 +321,3 @@ def test_hops_use_the_hosts_own_openssl_where_the_roles_know_it():
     steps = probe_plan({"tls_endpoints": [], "quic_endpoints": []}, settings, [INTRANET])
     assert steps[0]["probe"]["openssl_path"] == "/opt/pqc-edge/openssl/bin/openssl"
     assert "openssl_path" not in probe_plan({}, probe_settings(FLEET, "edge1", {}), [INTRANET])[0]["probe"]
-
-
-def test_a_hop_nginx_checks_against_the_fleet_cas_lists_is_probed_against_them_and_a_revoked_one_fails():
-    fleet_hop = dict(INTRANET, ca_file="/etc/pqc-edge/tls/fleet-ca/roots.pem", crl_file="/etc/pqc-edge/tls/fleet-ca/crls.pem")
-    probe = probe_plan({}, dict(SETTINGS, profile=None), [fleet_hop])[0]["probe"]
-    assert probe["ca_files"] == ["/etc/pqc-edge/tls/fleet-ca/roots.pem"] and probe["crl_files"] == ["/etc/pqc-edge/tls/fleet-ca/crls.pem"]
-    assert "crl_files" not in probe_plan({}, dict(SETTINGS, profile=None), [INTRANET])[0]["probe"]
-    verdict = hop_verdict([fleet_hop], [hop_answer(verified=False, error="certificate revoked")])
-    assert verdict["failures"] == [
-        "edge1: the hop from site static location /intranet/ -> https://intranet.example:8444/ (intranet.example:8444, "
-        "server name intranet.example): the upstream's certificate did not verify against "
-        "/etc/pqc-edge/tls/fleet-ca/roots.pem, revocation lists /etc/pqc-edge/tls/fleet-ca/crls.pem: certificate revoked"]
-    assert "certificate verified against /etc/pqc-edge/tls/fleet-ca/roots.pem, revocation lists " \
-           "/etc/pqc-edge/tls/fleet-ca/crls.pem" in hop_verdict([fleet_hop], [hop_answer()])["table"][-1]
