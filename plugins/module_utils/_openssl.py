@@ -49,6 +49,11 @@ class OpenSSL(object):
         out = self.run(["x509", "-in", cert_path, "-noout", "-pubkey"])[1]
         return out
 
+    def certificate_name(self, cert_path, which):
+        """The certificate's subject or issuer (which) as RFC 2253 writes it, such as 'CN=edge1.example.org'."""
+        out = self.run(["x509", "-in", cert_path, "-noout", "-" + which, "-nameopt", "RFC2253"])[1]
+        return out.strip().partition("=")[2]
+
     def describe_public_key(self, public_pem):
         """Return (algorithm, detail): ('mldsa44', None), ('rsa', 2048) or ('ecdsa', 'P-256')."""
         out = self.run(["pkey", "-pubin", "-noout", "-text"], data=public_pem)[1]

@@ -94,13 +94,13 @@ reasons:
 """
 
 import base64
-import calendar
 import os
 import re
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.pqc.edge.plugins.module_utils._expiry import openssl_time
 from ansible_collections.pqc.edge.plugins.module_utils._openssl import OpenSSL, OpenSSLError, normalise_serial
 
 _SERIAL_RE = re.compile(r"^\s*Serial Number:\s*([0-9A-Fa-f]+)\s*$", re.M)
@@ -109,11 +109,6 @@ _SERIAL_RE = re.compile(r"^\s*Serial Number:\s*([0-9A-Fa-f]+)\s*$", re.M)
 def _index_time(seconds):
     """The time as OpenSSL's CA database writes it (UTCTime, YYMMDDHHMMSSZ)."""
     return time.strftime("%y%m%d%H%M%SZ", time.gmtime(seconds))
-
-
-def _openssl_time(text):
-    """'Dec  6 14:13:30 2026 GMT' -> seconds since the epoch."""
-    return calendar.timegm(time.strptime(" ".join(text.split()), "%b %d %H:%M:%S %Y %Z"))
 
 
 def revocation_dates(issued_dir, serials, now):
@@ -140,8 +135,7 @@ def issued_by_this_ca(openssl, issued_dir, serials, ca_subject):
     mine = {}
     for serial in serials:
         path = os.path.join(issued_dir, serial + ".pem")
-        issuer = openssl.run(["x509", "-in", path, "-noout", "-issuer", "-nameopt", "RFC2253"])[1].strip().partition("=")[2]
-        if issuer == ca_subject:
+        if openssl.certificate_name(path, "issuer") == ca_subject:
             mine[serial] = path
     return mine
 
@@ -158,7 +152,7 @@ def current_list(openssl, params):
     next_update = re.search(r"^nextUpdate=(.+)$", text, re.M)
     if not next_update:
         return None
-    return sorted(normalise_serial(s) for s in _SERIAL_RE.findall(text)), _openssl_time(next_update.group(1))
+    return sorted(normalise_serial(s) for s in _SERIAL_RE.findall(text)), openssl_time(next_update.group(1))
 
 
 def sign_list(module, openssl, params, certificates, dates):
@@ -167,7 +161,7 @@ def sign_list(module, openssl, params, certificates, dates):
     with open(os.path.join(work, "index.txt"), "w") as index:
         for serial in sorted(certificates):
             expiry = openssl.run(["x509", "-in", certificates[serial], "-noout", "-enddate"])[1].strip().partition("=")[2]
-            index.write("R\t%s\t%s\t%s\tunknown\t/CN=%s\n" % (_index_time(_openssl_time(expiry)), _index_time(dates[serial]),
+            index.write("R\t%s\t%s\t%s\tunknown\t/CN=%s\n" % (_index_time(openssl_time(expiry)), _index_time(dates[serial]),
                                                               serial, serial))
     number_path = params["crl_path"] + ".number"
     number = "01"
@@ -221,8 +215,8 @@ def main():
     openssl = OpenSSL(module, params["openssl_path"])
     try:
         serials = sorted(set(normalise_serial(serial) for serial in params["revoked"]))
-        ca_subject = openssl.run(["x509", "-in", params["ca_certificate_path"], "-noout", "-subject", "-nameopt", "RFC2253"])[1]
-        certificates = issued_by_this_ca(openssl, params["issued_dir"], serials, ca_subject.strip().partition("=")[2])
+        ca_subject = openssl.certificate_name(params["ca_certificate_path"], "subject")
+        certificates = issued_by_this_ca(openssl, params["issued_dir"], serials, ca_subject)
         result["serials"] = sorted(certificates)
         now = time.time()
         current = current_list(openssl, params)

@@ -275,11 +275,6 @@ def certificate_sans(openssl, cert_path):
     return sorted(normalise_san(item) for line in lines for item in line.split(","))
 
 
-def certificate_subject(openssl, cert_path):
-    out = openssl.run(["x509", "-in", cert_path, "-noout", "-subject", "-nameopt", "RFC2253"])[1]
-    return out.strip().partition("=")[2]
-
-
 def certificate_not_after(openssl, cert_path):
     out = openssl.run(["x509", "-in", cert_path, "-noout", "-enddate"])[1]
     return out.strip().partition("=")[2]
@@ -322,11 +317,6 @@ def certificate_name_constraints(openssl, cert_path):
         elif text and section == "Permitted":
             permitted.append(name_constraint(text))
     return sorted(permitted)
-
-
-def certificate_issuer(openssl, cert_path):
-    out = openssl.run(["x509", "-in", cert_path, "-noout", "-issuer", "-nameopt", "RFC2253"])[1]
-    return out.strip().partition("=")[2]
 
 
 def certificate_crl_urls(openssl, cert_path):
@@ -378,7 +368,7 @@ def certificate_reasons(openssl, params):
         if openssl.public_key_of_certificate(path) != openssl.public_key_of_key(params["private_key_path"]):
             return ["certificate does not belong to the private key"]
         reasons = []
-        if params["check_subject"] and certificate_subject(openssl, path) != "CN=%s" % rfc2253_escape(params["common_name"]):
+        if params["check_subject"] and openssl.certificate_name(path, "subject") != "CN=%s" % rfc2253_escape(params["common_name"]):
             reasons.append("subject differs from CN=%s" % params["common_name"])
         if certificate_sans(openssl, path) != sorted(normalise_san(s) for s in params["subject_alt_names"]):
             reasons.append("subject alternative names differ")
@@ -395,7 +385,7 @@ def certificate_reasons(openssl, params):
             # A CA elsewhere (an ACME directory) signs it: a self-signed one is a stand-in to replace.
             reasons.append("self-signed stand-in")
         if params["issuer_common_name"] is not None:
-            issuer = certificate_issuer(openssl, path)
+            issuer = openssl.certificate_name(path, "issuer")
             if issuer != "CN=%s" % rfc2253_escape(params["issuer_common_name"]):
                 reasons.append("issued by %s, not CN=%s" % (issuer, params["issuer_common_name"]))
         if params["crl_url"] is not None and certificate_crl_urls(openssl, path) != ([params["crl_url"]] if params["crl_url"] else []):
