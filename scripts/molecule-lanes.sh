@@ -30,7 +30,8 @@ run_lane() {
     command=(molecule test -s "$scenario")
     if [ "${entry#plain:}" != "$entry" ]; then
       plain=(env -u ANSIBLE_CONFIG -u PQC_EDGE_IMAGE -u PQC_EDGE_SOURCE_CACHE -u PQC_EDGE_BUILD_CACHE
-             -u PQC_EDGE_OQS_SOURCES -u PQC_EDGE_LIBOQS_SHA256 -u PQC_EDGE_OQS_PROVIDER_SHA256)
+             -u PQC_EDGE_OQS_SOURCES -u PQC_EDGE_LIBOQS_SHA256 -u PQC_EDGE_OQS_PROVIDER_SHA256
+             -u PQC_EDGE_AWS_LC_ARCHIVE -u PQC_EDGE_AWS_LC_SHA256)
     elif [ "${entry#pytest:}" != "$entry" ]; then
       command=(python -m pytest -q "${entry#pytest:}")
     fi

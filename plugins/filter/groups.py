@@ -12,6 +12,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.pqc.edge.plugins.module_utils import _groups
 
 POLICIES = ("enforce", "prefer")
+LIBRARIES = ("openssl", "aws-lc")
 
 
 def _version_tuple(version):
@@ -27,7 +28,7 @@ def supports_group_tuples(openssl_version):
     return _version_tuple(openssl_version) >= (3, 5, 0)
 
 
-def group_list(names, policy="enforce", openssl_version="3.5.0"):
+def group_list(names, policy="enforce", openssl_version="3.5.0", library="openssl"):
     """Render names as the value of nginx's ssl_ecdh_curve.
 
     enforce: quantum-safe groups form a first tuple and classical ones a second,
@@ -35,7 +36,10 @@ def group_list(names, policy="enforce", openssl_version="3.5.0"):
     sent a HelloRetryRequest and ends up hybrid.  prefer: one tuple, where a
     client's existing key share wins and no extra round trip is ever spent.
     OpenSSL < 3.5 cannot parse tuples, so it always gets the flat list.
+    library aws-lc: one flat list in AWS-LC's spellings (it has no tuples: the server's preference enforces).
     """
+    if library not in LIBRARIES:
+        raise AnsibleFilterError("unknown TLS library %r: expected one of %s" % (library, ", ".join(LIBRARIES)))
     if policy not in POLICIES:
         raise AnsibleFilterError("unknown group policy %r: expected one of %s" % (policy, ", ".join(POLICIES)))
     if not names:
@@ -49,6 +53,11 @@ def group_list(names, policy="enforce", openssl_version="3.5.0"):
         if group.codepoint in seen:
             raise AnsibleFilterError("group %s is listed twice" % group.name)
         seen.add(group.codepoint)
+    if library == "aws-lc":
+        missing = [g.name for g in groups if g.codepoint not in _groups.AWS_LC_NAMES]
+        if missing:
+            raise AnsibleFilterError("AWS-LC does not serve %s" % ", ".join(missing))
+        return ":".join(_groups.AWS_LC_NAMES[g.codepoint] for g in groups)
     safe = [g.openssl_name for g in groups if _groups.is_quantum_safe(g.kind)]
     classical = [g.openssl_name for g in groups if not _groups.is_quantum_safe(g.kind)]
     if policy == "enforce" and supports_group_tuples(openssl_version) and safe and classical:

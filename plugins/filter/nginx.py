@@ -260,9 +260,61 @@ def _hop_targets(proxy, server_name, servers):
     return [(proxy, address[0], address[1], address[0])] if address else []
 
 
+def _version(text):
+    parts = [int("".join(ch for ch in piece if ch.isdigit()) or 0) for piece in str(text or "0").split(".")[:3]]
+    return tuple(parts + [0] * (3 - len(parts)))
+
+
+def tls_library_problems(library, settings):
+    """What keeps nginx from serving with `library` (pqc_edge_tls_library) on this host, one sentence each naming the
+    setting and its value; [] for openssl, which the other checks cover. settings: install_method
+    (nginx_install_method), openssl_origin and openssl_version (pqc_edge_openssl), profile (pqc_edge_profile),
+    group_policy, groups (the profile's), prefer_server_order, and sites (pqc.edge.nginx_sites' result)."""
+    if library != "aws-lc":
+        return []
+    problems = []
+    if settings.get("install_method") != "source":
+        problems.append("pqc_edge_tls_library=aws-lc links AWS-LC into an nginx built from source; nginx_install_method=%s "
+                        "installs the distribution's nginx. Set nginx_install_method=source" % settings.get("install_method"))
+    if settings.get("openssl_origin") != "system":
+        problems.append("pqc_edge_tls_library=aws-lc serves TLS with AWS-LC alone; pqc_edge_openssl_origin=%s would link a "
+                        "second library into nginx. Keep pqc_edge_openssl_origin=system" % settings.get("openssl_origin"))
+    elif _version(settings.get("openssl_version")) < (3, 5, 0):
+        problems.append("pqc_edge_tls_library=aws-lc: the host's OpenSSL %s makes the ML-DSA keys and certificates and must "
+                        "be 3.5 or newer (Debian 13)" % settings.get("openssl_version"))
+    if settings.get("profile", "web") != "web":
+        problems.append("pqc_edge_profile=%s sets TLS 1.3 cipher suites and signature schemes through ssl_conf_command, "
+                        "which nginx cannot use with AWS-LC (pqc_edge_tls_library=aws-lc); use the web profile"
+                        % settings.get("profile"))
+    missing = []
+    for name in settings.get("groups") or []:
+        group = _groups.by_name(name)
+        if group is not None and group.codepoint not in _groups.AWS_LC_NAMES:
+            missing.append(str(name))
+    if missing:
+        problems.append("AWS-LC (pqc_edge_tls_library=aws-lc) does not serve the group%s %s; it serves %s"
+                        % ("s" if len(missing) > 1 else "", ", ".join(missing), ", ".join(_groups.AWS_LC_NAMES.values())))
+    # AWS-LC has no group tuples: the server's order is what moves a client to the hybrid, and the client's is
+    # what lets it keep the share it sent.
+    policy, prefer_server = settings.get("group_policy"), bool(settings.get("prefer_server_order"))
+    if (policy == "enforce") != prefer_server:
+        problems.append("nginx_group_policy=%s with nginx_prefer_server_order=%s: on AWS-LC (pqc_edge_tls_library=aws-lc) "
+                        "the hybrid is enforced by the server's order alone, so enforce needs nginx_prefer_server_order=true "
+                        "and prefer needs false" % (policy, str(prefer_server).lower()))
+    pinned = ["%s %s" % (site.get("name"), location.get("path"))
+              for site in settings.get("sites") or [] if isinstance(site, dict)
+              for location in site.get("locations") or [] if isinstance(location, dict)
+              and (location.get("upstream_tls") or {}).get("groups")]
+    if pinned:
+        problems.append("proxy_groups on %s: nginx sets a hop's groups through proxy_ssl_conf_command, which it cannot use "
+                        "with AWS-LC (pqc_edge_tls_library=aws-lc); its hops offer AWS-LC's own list, X25519MLKEM768 first"
+                        % ", ".join(pinned))
+    return problems
+
+
 class FilterModule(object):
     def filters(self):
         return {"nginx_sites": nginx_sites, "site_certificates": site_certificates, "site_files": site_files, "config_files": config_files,
                 "site_ports": site_ports, "claim_conflicts": claim_conflicts, "default_clashes": default_clashes,
                 "quic_reuseport_sites": quic_reuseport_sites, "upstream_trust_conflicts": upstream_trust_conflicts,
-                "upstream_hops": upstream_hops}
+                "upstream_hops": upstream_hops, "tls_library_problems": tls_library_problems}

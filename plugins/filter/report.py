@@ -115,10 +115,24 @@ def _server_row(enum, classical, over_quic, server, certificates, trusted):
     }
 
 
+def tls_library_of(lines):
+    """The TLS library nginx runs with, from its `nginx -V` lines: "AWS-LC 5.1.0" from "built with OpenSSL 1.1.1
+    (compatible; AWS-LC 5.1.0) (running with AWS-LC 5.1.0)", "OpenSSL 3.5.4" from "built with OpenSSL 3.5.1 1 Jul 2025
+    (running with OpenSSL 3.5.4 30 Sep 2025)"; None without such a line."""
+    for line in lines:
+        if not line.startswith("built with "):
+            continue
+        running = re.search(r"\(running with ([^)]*)\)", line)
+        compatible = re.search(r"\(compatible; ([^)]*)\)", line)
+        text = (running or compatible).group(1) if (running or compatible) else line[len("built with "):]
+        return " ".join(text.split()[:2]) or None
+    return None
+
+
 def report_row(answers, survey):
     """One host's row of pqc.edge.report, from the answers (pqc.edge.probe_answers of a pqc.edge.report_plan) and what
     the survey read (a dict): host, address (the one probed), reachable, lines (the host's `openssl version`,
-    `nginx -v` and `cert ...` lines), servers (pqc.edge.nginx_servers' result), os, crypto_provider (the inventory's
+    `nginx -V` and `cert ...` lines), servers (pqc.edge.nginx_servers' result), os, crypto_provider (the inventory's
     setting) and traffic (pqc.edge.tls_traffic's result). Each answer is matched to its server by the server's name
     and port, not by position; the host's verdict is PQ-ready, partly PQ, classical only or unreachable (PQ-ready
     needs every hop to a TLS upstream quantum-safe and verified, or pinned classical by its site)."""
@@ -160,7 +174,7 @@ def report_row(answers, survey):
     return {
         "host": survey.get("host"), "address": "%s:%s" % (survey.get("address"), primary.get("port")),
         "reachable": bool(survey.get("reachable")), "os": (survey.get("os") or "").strip() or None,
-        "openssl": openssl, "nginx": nginx or None, "crypto_provider": provider,
+        "openssl": openssl, "nginx": nginx or None, "tls_library": tls_library_of(lines), "crypto_provider": provider,
         "configured_groups": curve.get("value") if curve else None,
         "supported_groups": primary.get("supported_groups"), "server_preference": primary.get("server_preference"),
         "pq_enforced": primary.get("pq_enforced"), "pq_offer_group": primary.get("pq_offer_group"),

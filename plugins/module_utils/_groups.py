@@ -73,6 +73,14 @@ GROUPS = (
     Group("ffdhe8192", 0x0104, CLASSICAL, "ffdhe8192", (), "native"),
 )
 
+# The groups AWS-LC serves, by code point, spelled as its group lists accept them (ssl/ssl_key_share.cc, kNamedGroups,
+# AWS-LC 5.1.0): it reads "P-256", not "secp256r1".
+AWS_LC_NAMES = {
+    0x11EC: "X25519MLKEM768", 0x11EB: "SecP256r1MLKEM768", 0x11ED: "SecP384r1MLKEM1024",
+    0x0200: "MLKEM512", 0x0201: "MLKEM768", 0x0202: "MLKEM1024",
+    0x001D: "X25519", 0x0017: "P-256", 0x0018: "P-384", 0x0019: "P-521",
+}
+
 _BY_CODEPOINT = dict((g.codepoint, g) for g in GROUPS)
 _BY_NAME = {}
 for _group in GROUPS:

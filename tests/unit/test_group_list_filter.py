@@ -48,3 +48,20 @@ def test_supports_group_tuples(version, expected):
 
 def test_filters_are_registered():
     assert set(FilterModule().filters()) == {"group_list", "group_info", "supports_group_tuples"}
+
+
+def test_aws_lc_gets_one_flat_list_in_its_own_spellings_whatever_the_policy():
+    # AWS-LC 5.1.0's kNamedGroups reads P-256, not secp256r1, and has no tuples.
+    for policy in ("enforce", "prefer"):
+        assert group_list(DEFAULT, policy, "3.5.9", "aws-lc") == "X25519MLKEM768:SecP256r1MLKEM768:X25519:P-256"
+    assert group_list(["MLKEM1024", "secp384r1"], "enforce", "3.5.9", "aws-lc") == "MLKEM1024:P-384"
+
+
+def test_aws_lc_refuses_a_group_it_does_not_serve_naming_it():
+    with pytest.raises(AnsibleFilterError, match="AWS-LC does not serve ffdhe2048, x448"):
+        group_list(["X25519MLKEM768", "ffdhe2048", "X448"], "enforce", "3.5.9", "aws-lc")
+
+
+def test_an_unknown_library_is_refused():
+    with pytest.raises(AnsibleFilterError, match="unknown TLS library 'boringssl'"):
+        group_list(DEFAULT, "enforce", "3.5.9", "boringssl")

@@ -216,3 +216,38 @@ def test_the_fleet_cas_revocation_lists_are_checked_wherever_its_roots_are_trust
     plain = nginx.nginx_sites([{"name": "a", "client_auth": "required", "locations": [{"path": "/", "proxy": "https://x"}]}],
                               8443, 8080, "/etc/ssl/certs/ca-certificates.crt", None)
     assert plain[0]["client_crl_file"] is None and plain[0]["locations"][0]["upstream_tls"]["crl_file"] is None
+
+
+AWS_LC_OK = {"install_method": "source", "openssl_origin": "system", "openssl_version": "3.5.4", "profile": "web",
+             "group_policy": "enforce", "groups": ["X25519MLKEM768", "SecP256r1MLKEM768", "X25519", "secp256r1"],
+             "prefer_server_order": True, "sites": nginx.nginx_sites([{"name": "default", "server_names": ["edge"]}], 8443, 8080)}
+
+
+def test_aws_lc_with_the_defaults_and_a_source_build_has_no_problem_and_openssl_never_has_one():
+    assert nginx.tls_library_problems("aws-lc", AWS_LC_OK) == []
+    assert nginx.tls_library_problems("aws-lc", dict(AWS_LC_OK, group_policy="prefer", prefer_server_order=False)) == []
+    assert nginx.tls_library_problems("openssl", dict(AWS_LC_OK, install_method="package", profile="cnsa2")) == []
+
+
+def test_aws_lc_names_each_setting_it_cannot_serve_with_its_value():
+    sites = nginx.nginx_sites([{"name": "api", "server_names": ["api"], "locations": [
+        {"path": "/", "proxy": "https://up.example:443", "proxy_groups": ["X25519"]}]}], 8443, 8080)
+    problems = nginx.tls_library_problems("aws-lc", dict(AWS_LC_OK, install_method="package", profile="cnsa2",
+                                                   groups=["X25519MLKEM768", "ffdhe2048", "x448"],
+                                                   prefer_server_order=False, sites=sites))
+    text = " | ".join(problems)
+    assert len(problems) == 5, text
+    assert "nginx_install_method=package" in text
+    assert "pqc_edge_profile=cnsa2" in text
+    assert "does not serve the groups ffdhe2048, x448" in text
+    assert "nginx_group_policy=enforce with nginx_prefer_server_order=false" in text
+    assert "proxy_groups on api /" in text
+
+
+def test_aws_lc_needs_the_hosts_own_openssl_35_to_make_the_keys():
+    assert "pqc_edge_openssl_origin=source" in nginx.tls_library_problems("aws-lc", dict(AWS_LC_OK, openssl_origin="source"))[0]
+    old = nginx.tls_library_problems("aws-lc", dict(AWS_LC_OK, openssl_version="3.0.17"))
+    assert len(old) == 1 and "OpenSSL 3.0.17" in old[0] and "3.5 or newer" in old[0]
+    # prefer with the server's order would enforce after all: refused too.
+    assert "nginx_group_policy=prefer with nginx_prefer_server_order=true" in \
+        nginx.tls_library_problems("aws-lc", dict(AWS_LC_OK, group_policy="prefer"))[0]

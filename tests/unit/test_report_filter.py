@@ -139,3 +139,12 @@ def test_each_hop_to_a_tls_upstream_is_a_row_and_an_unverified_one_keeps_the_hos
     unverified = answer("X25519MLKEM768", certificate_verified=False, verify_error="certificate has expired")
     row = report_row(probe_answers(steps, controller, [unverified] + front), survey())
     assert row["verdict"] == "partly PQ" and row["upstream_hops"][0]["verify_error"] == "certificate has expired"
+
+
+def test_the_tls_library_is_what_nginx_runs_with():
+    from ansible_collections.pqc.edge.plugins.filter.report import tls_library_of
+    assert tls_library_of(["nginx version: nginx/1.26.3", "built by gcc 14.2.0 (Debian 14.2.0-19) ",
+                           "built with OpenSSL 1.1.1 (compatible; AWS-LC 5.1.0) (running with AWS-LC 5.1.0)"]) == "AWS-LC 5.1.0"
+    assert tls_library_of(["built with OpenSSL 3.5.1 1 Jul 2025 (running with OpenSSL 3.5.4 30 Sep 2025)"]) == "OpenSSL 3.5.4"
+    assert tls_library_of(["built with OpenSSL 3.5.7 2 Sep 2026"]) == "OpenSSL 3.5.7"
+    assert tls_library_of(["nginx version: nginx/1.26.3"]) is None

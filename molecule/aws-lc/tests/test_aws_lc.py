@@ -1,0 +1,66 @@
+"""nginx on AWS-LC: the binary carries AWS-LC (no OpenSSL library loaded), the build records the pinned archive, a
+wrong AWS-LC digest changes nothing, and verify and the report name the library."""
+
+import json
+import re
+
+AWS_LC_SHA256 = "69b5d2d5d141cb25418fd863aa35fe357f95d5871935bab9de53bd33059dd2d5"
+NGINX = "/opt/pqc-edge/nginx/sbin/nginx"
+
+
+def test_nginx_runs_with_aws_lc_linked_in(host):
+    built = host.run(NGINX + " -V 2>&1").stdout
+    assert "running with AWS-LC 5.1.0" in built, built
+    libraries = host.run("ldd " + NGINX).stdout
+    assert "libssl" not in libraries and "libcrypto" not in libraries, libraries
+
+
+def test_the_build_stamp_names_the_aws_lc_archive(host):
+    stamp = host.file("/opt/pqc-edge/nginx/.pqc-edge-build").content_string
+    assert "aws-lc 5.1.0 sha256:" + AWS_LC_SHA256 in stamp, stamp
+
+
+def test_the_policy_has_no_group_tuples_and_the_server_order_wins(host):
+    conf = host.file("/opt/pqc-edge/nginx/conf/nginx.conf").content_string
+    assert "ssl_ecdh_curve X25519MLKEM768:SecP256r1MLKEM768:X25519:P-256;" in conf, conf
+    assert "ssl_prefer_server_ciphers on;" in conf
+    assert not re.search(r"^\s*(proxy_)?ssl_conf_command", conf, re.M), conf
+
+
+def test_each_certificate_by_the_signatures_the_client_accepts(host):
+    for sigalgs, expected in (("mldsa44", "mldsa44"), ("ecdsa_secp256r1_sha256", "ecdsa_secp256r1_sha256")):
+        out = host.run("openssl s_client -connect 127.0.0.1:8443 -servername localhost -groups X25519MLKEM768 "
+                       "-sigalgs %s </dev/null 2>&1" % sigalgs).stdout
+        assert "Peer signature type: %s" % expected in out, out
+
+
+def test_a_client_with_an_x25519_share_is_sent_a_hello_retry_request(host):
+    out = host.run("openssl s_client -connect 127.0.0.1:8443 -servername localhost -groups X25519:X25519MLKEM768 "
+                   "-msg </dev/null 2>&1").stdout
+    # One key share, X25519's; the server asks again (OpenSSL's -msg shows the HelloRetryRequest as a ServerHello,
+    # answered by a second ClientHello).
+    assert out.count(", ClientHello") == 2, out
+    assert "Negotiated TLS1.3 group: X25519MLKEM768" in out, out
+
+
+def test_a_wrong_aws_lc_digest_fails_in_the_preflight_naming_both_and_changes_nothing(host, run_site):
+    wrong = "0" * 64
+    before = host.run("sha256sum %s /opt/pqc-edge/nginx/.pqc-edge-build" % NGINX).stdout
+    result = run_site({"nginx_aws_lc_source_sha256": wrong})
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "has sha256 %s, expected %s (nginx_aws_lc_source_sha256)" % (AWS_LC_SHA256, wrong) in output, output
+    assert "changed: " not in result.stdout, output
+    assert host.run("sha256sum %s /opt/pqc-edge/nginx/.pqc-edge-build" % NGINX).stdout == before
+    assert host.service("nginx").is_running
+
+
+def test_verify_and_the_report_name_aws_lc(host, run_playbook, tmp_path):
+    result = run_playbook("pqc.edge.verify", {})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "nginx serves TLS with AWS-LC 5.1.0" in result.stdout, result.stdout
+    result = run_playbook("pqc.edge.report", {"pqc_edge_report_dir": str(tmp_path)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads((tmp_path / "pqc-report.json").read_text())
+    assert report["hosts"][0]["tls_library"] == "AWS-LC 5.1.0", report["hosts"][0]
+    assert report["hosts"][0]["verdict"] == "PQ-ready", report["hosts"][0]
