@@ -3,6 +3,7 @@
 #   make test   every test: lint, argument specs, unit, sanity, integration, molecule
 #   make test-oqs  the Debian 12 liboqs + oqs-provider scenario alone (SKIPPED without its archives)
 #   make test-aws-lc  the nginx-on-AWS-LC scenario alone (SKIPPED without its archive)
+#   make test-source  the nginx-from-source scenario (system OpenSSL, RSA), not in make test's lanes
 #   make demo-clean  remove the demo container
 #   make bench  provision a fresh bench host and measure it (writes docs/performance.md and docs/handshakes.png)
 #   make bench-probe time tls_probe enumerating the demo host
@@ -42,7 +43,7 @@ STAMP := $(VENV)/.installed
 COLLECTION_LINK := .cache/collections/ansible_collections/pqc/edge
 
 
-.PHONY: test-aws-lc readmes bench bench-probe help venv collection-link docker image image-bookworm demo demo-clean test lint sanity argspecs unit integration molecule test-oqs source-cache clean build
+.PHONY: test-aws-lc test-source readmes bench bench-probe help venv collection-link docker image image-bookworm demo demo-clean test lint sanity argspecs unit integration molecule test-oqs source-cache clean build
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -112,7 +113,7 @@ AWS_LC_SKIPPED := SKIPPED molecule aws-lc (nginx on AWS-LC): missing $(AWS_LC_MI
 # as `molecule test -s <scenario>` in the checkout: their molecule.yml must find everything by itself.
 # oqs ends the second lane when its archives are here, so that its compile overlaps options (which waits on Ansible)
 # instead of running after both lanes.
-LANE_1 := plain:static-openssl existing options plain:source
+LANE_1 := plain:static-openssl existing options$(if $(AWS_LC_MISSING),, plain:aws-lc)
 LANE_2 := plain:fleet default ca$(if $(OQS_MISSING),, oqs)
 MOLECULE_LANES ?= "$(LANE_1)" "$(LANE_2)"
 molecule: venv collection-link image image-bookworm source-cache
@@ -120,6 +121,12 @@ molecule: venv collection-link image image-bookworm source-cache
 	$(if $(OQS_MISSING),echo "$(OQS_SKIPPED)")
 	$(if $(AWS_LC_MISSING),echo "$(AWS_LC_SKIPPED)")
 	scripts/molecule-lanes.sh $(MOLECULE_LANES)
+
+# The source scenario alone (nginx from source on the system OpenSSL, RSA end to end): out of make test's lanes since
+# aws-lc took its place there, which builds nginx from source the same way; fleet builds against the system OpenSSL.
+test-source: venv collection-link image source-cache
+	rm -rf $(PQC_EDGE_BUILD_CACHE)/source
+	molecule test -s source
 
 # The aws-lc scenario alone.
 test-aws-lc: venv collection-link image source-cache

@@ -233,8 +233,8 @@ def test_aws_lc_names_each_setting_it_cannot_serve_with_its_value():
     sites = nginx.nginx_sites([{"name": "api", "server_names": ["api"], "locations": [
         {"path": "/", "proxy": "https://up.example:443", "proxy_groups": ["X25519"]}]}], 8443, 8080)
     problems = nginx.tls_library_problems("aws-lc", dict(AWS_LC_OK, install_method="package", profile="cnsa2",
-                                                   groups=["X25519MLKEM768", "ffdhe2048", "x448"],
-                                                   prefer_server_order=False, sites=sites))
+                                                         groups=["X25519MLKEM768", "ffdhe2048", "x448"],
+                                                         prefer_server_order=False, sites=sites))
     text = " | ".join(problems)
     assert len(problems) == 5, text
     assert "nginx_install_method=package" in text

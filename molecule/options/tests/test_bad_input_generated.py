@@ -42,6 +42,7 @@ VALID = {
     ("liboqs_source_archive", ""): "download the pinned URL (the default)",
     ("oqs_provider_source_archive", ""): "download the pinned URL (the default)",
     ("pqc_edge_openssl_source_archive", ""): "download the pinned URL (the default)",
+    ("nginx_aws_lc_source_archive", ""): "download the pinned URL (the default)",
     ("oqs_provider_source_sha256", ""): "the default: no digest is pinned for oqs-provider, and its preflight fails "
                                         "when it is built (options: provider-without-pinned-source)",
     # A list given for a string is turned into the string "['a', 'list']" by the argument spec; as a CA's name that
