@@ -3,7 +3,6 @@
 #   make test   every test: lint, argument specs, unit, sanity, integration, molecule
 #   make test-oqs  the Debian 12 liboqs + oqs-provider scenario alone (SKIPPED without its archives)
 #   make test-aws-lc  the nginx-on-AWS-LC scenario alone (SKIPPED without its archive)
-#   make test-source  the nginx-from-source scenario (system OpenSSL, RSA), not in make test's lanes
 #   make demo-clean  remove the demo container
 #   make bench  provision a fresh bench host and measure it (writes docs/performance.md and docs/handshakes.png)
 #   make bench-probe time tls_probe enumerating the demo host
@@ -43,7 +42,7 @@ STAMP := $(VENV)/.installed
 COLLECTION_LINK := .cache/collections/ansible_collections/pqc/edge
 
 
-.PHONY: test-aws-lc test-source readmes bench bench-probe help venv collection-link docker image image-bookworm demo demo-clean test lint sanity argspecs unit integration molecule test-oqs source-cache clean build
+.PHONY: test-aws-lc readmes bench bench-probe help venv collection-link docker image image-bookworm demo demo-clean test lint sanity argspecs unit integration molecule test-oqs source-cache clean build
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -121,12 +120,6 @@ molecule: venv collection-link image image-bookworm source-cache
 	$(if $(OQS_MISSING),echo "$(OQS_SKIPPED)")
 	$(if $(AWS_LC_MISSING),echo "$(AWS_LC_SKIPPED)")
 	scripts/molecule-lanes.sh $(MOLECULE_LANES)
-
-# The source scenario alone (nginx from source on the system OpenSSL, RSA end to end): out of make test's lanes since
-# aws-lc took its place there, which builds nginx from source the same way; fleet builds against the system OpenSSL.
-test-source: venv collection-link image source-cache
-	rm -rf $(PQC_EDGE_BUILD_CACHE)/source
-	molecule test -s source
 
 # The aws-lc scenario alone.
 test-aws-lc: venv collection-link image source-cache

@@ -13,7 +13,12 @@ What it measures, and how client and server are kept from skewing each other on 
   worker (the bench pins all of nginx's workers to CPU 0);
 - the crypto bound: `openssl speed` on CPU 0 in the same run, server side = one key encapsulation
   (the server's share of the key exchange) + one signature;
-- bytes on the wire per full handshake, counted by a relay between client and nginx.
+- bytes on the wire per full handshake, counted by a relay between client and nginx;
+- nginx on AWS-LC (pqc_edge_tls_library: aws-lc), provisioned by site.yml in a second container with its own client
+  container, in the same rounds with the same client configurations, with its tickets as configured and without, its
+  crypto bound from scripts/aws_lc_speed.c built against that host's AWS-LC (its `bssl speed` is not in the
+  source). Needs PQC_EDGE_AWS_LC_ARCHIVE and PQC_EDGE_AWS_LC_SHA256 (the Makefile sets them beside ../shared/sources)
+  and nginx-1.26.3.tar.gz in PQC_EDGE_SOURCE_CACHE; without them the AWS-LC tables say why they are missing.
 Each configuration runs PQC_EDGE_BENCH_RUNS times, interleaved with the others; the tables give medians.
 Writes docs/performance.md and docs/handshakes.png; prints the tables.
 """
@@ -35,6 +40,14 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 IMAGE = os.environ.get("PQC_EDGE_IMAGE", "pqc-edge/debian:13")
 SERVER = "pqc-edge-bench"
 CLIENT = "pqc-edge-bench-client"
+AWS_LC_SERVER = "pqc-edge-bench-aws-lc"
+AWS_LC_CLIENT = "pqc-edge-bench-aws-lc-client"
+AWS_LC_NGINX = "/opt/pqc-edge/nginx"
+SOURCE_CACHE = pathlib.Path(os.environ.get("PQC_EDGE_SOURCE_CACHE", str(pathlib.Path.home() / ".cache/pqc-edge/sources")))
+AWS_LC_ARCHIVE = os.environ.get("PQC_EDGE_AWS_LC_ARCHIVE", "")
+AWS_LC_SHA256 = os.environ.get("PQC_EDGE_AWS_LC_SHA256", "")
+# nginx 1.26.3 as Debian's source archive carries it, with the sha256 its nginx_1.26.3-3 .dsc lists (as in molecule).
+NGINX_SOURCE = ("1.26.3", "69ee2b237744036e61d24b836668aad3040dda461fe6f570f1787eab570c75aa")
 PUBLISHED_PORT = 9443
 RUNS = int(os.environ.get("PQC_EDGE_BENCH_RUNS", "5"))
 SECONDS = int(os.environ.get("PQC_EDGE_BENCH_SECONDS", "3"))
@@ -136,30 +149,40 @@ def start_server():
     wait_booted(SERVER)
 
 
-def start_client():
+def start_client(client=CLIENT, server=SERVER):
     # Shares the server's network namespace (loopback, no docker-proxy in the path), pinned to the other CPU.
-    run(["docker", "run", "-d", "--name", CLIENT, "--network", "container:" + SERVER, "--cpuset-cpus", CLIENT_CPU,
+    run(["docker", "rm", "-f", client], check=False)
+    run(["docker", "run", "-d", "--name", client, "--network", "container:" + server, "--cpuset-cpus", CLIENT_CPU,
          "--entrypoint", "sleep", IMAGE, "infinity"])
-    in_container(CLIENT, "mkdir -p /root/bench")
-    run(["docker", "exec", "-i", CLIENT, "sh", "-c", "cat > /root/bench/relay.py"], input=RELAY)
+    in_container(client, "mkdir -p /root/bench")
+    run(["docker", "exec", "-i", client, "sh", "-c", "cat > /root/bench/relay.py"], input=RELAY)
     for name, groups, sigalgs, _cert, _expect, _ops in CONFIGS:
         conf = ("openssl_conf = init\n[init]\nssl_conf = ssl\n[ssl]\nsystem_default = client\n"
                 "[client]\nGroups = %s\nSignatureAlgorithms = %s\nMinProtocol = TLSv1.3\n" % (groups, sigalgs))
-        run(["docker", "exec", "-i", CLIENT, "sh", "-c", "cat > /root/bench/%s.cnf" % slug(name)], input=conf)
+        run(["docker", "exec", "-i", client, "sh", "-c", "cat > /root/bench/%s.cnf" % slug(name)], input=conf)
 
 
 def slug(name):
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
-def inventory():
+def inventory(server=SERVER):
     WORK.mkdir(parents=True, exist_ok=True)
-    path = WORK / "hosts.yml"
-    path.write_text(json.dumps({"pqc_edge": {"hosts": {SERVER: {
-        "ansible_connection": "community.docker.docker", "ansible_become": False,
-        "certificates_subject_alt_names": ["DNS:%s" % SERVER, "IP:127.0.0.1"],
-        "pqc_edge_probe_from": "controller", "pqc_edge_probe_address": "127.0.0.1",
-        "pqc_edge_probe_ports": {"8443": PUBLISHED_PORT}}}}}))
+    path = WORK / ("hosts.yml" if server == SERVER else "hosts-%s.yml" % server)
+    host = {"ansible_connection": "community.docker.docker", "ansible_become": False,
+            "certificates_subject_alt_names": ["DNS:%s" % server, "IP:127.0.0.1"],
+            "pqc_edge_probe_from": "controller", "pqc_edge_probe_address": "127.0.0.1",
+            "pqc_edge_probe_ports": {"8443": PUBLISHED_PORT}}
+    if server == AWS_LC_SERVER:
+        # Its ports are not published: the gate probes from the host. nginx 1.26.3 and AWS-LC from their archives.
+        host = {"ansible_connection": "community.docker.docker", "ansible_become": False,
+                "certificates_subject_alt_names": ["DNS:%s" % server, "IP:127.0.0.1"], "pqc_edge_probe_from": "host",
+                "pqc_edge_tls_library": "aws-lc", "nginx_install_method": "source", "nginx_version": NGINX_SOURCE[0],
+                "nginx_source_sha256": NGINX_SOURCE[1],
+                "nginx_source_archive": str(SOURCE_CACHE / ("nginx-%s.tar.gz" % NGINX_SOURCE[0])),
+                "nginx_source_build_cache": str(WORK / "builds"),
+                "nginx_aws_lc_source_archive": AWS_LC_ARCHIVE, "nginx_aws_lc_source_sha256": AWS_LC_SHA256}
+    path.write_text(json.dumps({"pqc_edge": {"hosts": {server: host}}}))
     return path
 
 
@@ -174,10 +197,10 @@ def baseline():
     return time.monotonic() - started
 
 
-def converge(extra_vars=None, options=(), profile=None):
+def converge(extra_vars=None, options=(), profile=None, server=SERVER):
     """Seconds and changed tasks of site.yml on the bench host; with a list as `profile`, ansible.posix's
     profile_tasks times each task and the list receives (seconds, task) pairs, longest first."""
-    argv = ["ansible-playbook", "-i", str(inventory()), str(ROOT / "playbooks" / "site.yml")] + list(options)
+    argv = ["ansible-playbook", "-i", str(inventory(server)), str(ROOT / "playbooks" / "site.yml")] + list(options)
     for key, value in (extra_vars or {}).items():
         argv += ["-e", "%s=%s" % (key, value)]
     env = None
@@ -191,18 +214,18 @@ def converge(extra_vars=None, options=(), profile=None):
         recap = result.stdout.split("TASKS RECAP", 1)[-1]
         profile.extend((float(m.group(2)), m.group(1).strip())
                        for m in re.finditer(r"^(\S.*?) -{3,} ([0-9.]+)s$", recap, re.M))
-    recap = re.search(r"%s\s*: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)" % SERVER, result.stdout)
+    recap = re.search(r"%s\s*: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)" % server, result.stdout)
     if result.returncode != 0 or not recap or recap.group(3) != "0":
         sys.stdout.write(result.stdout[-4000:] + result.stderr[-2000:])
         raise SystemExit("bench: converge failed")
     return elapsed, int(recap.group(1))
 
 
-def nginx_workers():
-    rows = run(["docker", "top", SERVER, "-eo", "pid,args"]).stdout.splitlines()[1:]
+def nginx_workers(server=SERVER):
+    rows = run(["docker", "top", server, "-eo", "pid,args"]).stdout.splitlines()[1:]
     pids = [row.split()[0] for row in rows if "nginx: worker process" in row]
     if not pids:
-        raise SystemExit("bench: no nginx worker in %s" % SERVER)
+        raise SystemExit("bench: no nginx worker in %s" % server)
     for pid in pids:
         run(["taskset", "-pc", SERVER_CPU, pid])
     return pids
@@ -212,10 +235,10 @@ def cpu_ns(pids):
     return sum(int(pathlib.Path("/proc/%s/schedstat" % pid).read_text().split()[0]) for pid in pids)
 
 
-def check_negotiation(config, resume=False):
+def check_negotiation(config, resume=False, client=CLIENT):
     name, _g, _s, _c, expect, _ops = config
     conf = "/root/bench/%s.cnf" % slug(name)
-    out = in_container(CLIENT, "OPENSSL_CONF=%s openssl s_client -connect 127.0.0.1:8443 -sess_out /root/bench/sess"
+    out = in_container(client, "OPENSSL_CONF=%s openssl s_client -connect 127.0.0.1:8443 -sess_out /root/bench/sess"
                        " </dev/null 2>&1" % conf, check=False).stdout
     missing = [line for line in expect if line not in out]
     if missing:
@@ -288,11 +311,12 @@ def haproxy_server(config):
     raise SystemExit("bench: haproxy did not start")
 
 
-def tickets_sent(config, port):
-    """TLS 1.3 session tickets the server on `port` sends after a full handshake, as s_client sees them."""
+def tickets_sent(config, port, client=CLIENT):
+    """TLS 1.3 session tickets the server on `port` sends after a full handshake, as s_client sees them once it has
+    read the answer to a request (AWS-LC sends them with its Finished, before the client's)."""
     conf = "/root/bench/%s.cnf" % slug(config[0])
-    out = in_container(CLIENT, "(sleep 1) | OPENSSL_CONF=%s openssl s_client -connect 127.0.0.1:%d -msg 2>&1"
-                       % (conf, port), check=False).stdout
+    out = in_container(client, "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | OPENSSL_CONF=%s openssl s_client -connect"
+                       " 127.0.0.1:%d -msg -ign_eof 2>&1" % (conf, port), check=False).stdout
     return len(re.findall(r"<<< TLS 1.3, Handshake \[length [0-9a-f]+\], NewSessionTicket", out))
 
 
@@ -311,14 +335,14 @@ def nginx_restart(tickets, workers="auto"):
     raise SystemExit("bench: nginx did not come back with NumTickets %d and %s workers" % (tickets, workers))
 
 
-def handshakes(config, pids, mode="-new", port=8443):
+def handshakes(config, pids, mode="-new", port=8443, client=CLIENT):
     """One timed run of CLIENTS parallel s_time clients; returns (handshakes/s, server CPU us per handshake)."""
     conf = "/root/bench/%s.cnf" % slug(config[0])
     script = ("start=$(date +%%s%%N); for i in $(seq %d); do OPENSSL_CONF=%s openssl s_time -connect 127.0.0.1:%d"
               " %s -time %d > /root/bench/out.$i 2>&1 & done; wait; end=$(date +%%s%%N); echo $((end-start));"
               " cat /root/bench/out.*" % (CLIENTS, conf, port, mode, SECONDS))
     before = cpu_ns(pids)
-    out = in_container(CLIENT, script).stdout
+    out = in_container(client, script).stdout
     after = cpu_ns(pids)
     wall = int(out.split("\n", 1)[0]) / 1e9
     count = sum(int(n) for n in re.findall(r"^(\d+) connections in [0-9.]+s;", out, re.M))
@@ -332,12 +356,12 @@ def handshakes(config, pids, mode="-new", port=8443):
     return count / wall, (after - before) / 1e3 / count
 
 
-def wire_bytes(config):
+def wire_bytes(config, client=CLIENT):
     conf = "/root/bench/%s.cnf" % slug(config[0])
     script = ("python3 /root/bench/relay.py 8443 > /root/bench/relay.out & sleep 0.5;"
               " OPENSSL_CONF=%s openssl s_client -connect 127.0.0.1:9555 </dev/null >/dev/null 2>&1; wait;"
               " cat /root/bench/relay.out" % conf)
-    sent, received = in_container(CLIENT, script).stdout.split()[-2:]
+    sent, received = in_container(client, script).stdout.split()[-2:]
     return int(sent), int(received)
 
 
@@ -351,6 +375,61 @@ def crypto_speed():
             count, seconds = following.split(":")[1], following.split(":")[-1]
             rates[tuple(line[5:].split(":")[:-1])] = int(count) / float(seconds)
     return rates
+
+
+def aws_lc_missing():
+    """Why nginx on AWS-LC cannot be measured here, or None."""
+    if not AWS_LC_ARCHIVE or not AWS_LC_SHA256:
+        return "PQC_EDGE_AWS_LC_ARCHIVE and PQC_EDGE_AWS_LC_SHA256 are not set (no ../shared/sources beside the checkout)"
+    for path in (pathlib.Path(AWS_LC_ARCHIVE), SOURCE_CACHE / ("nginx-%s.tar.gz" % NGINX_SOURCE[0])):
+        if not path.is_file():
+            return "%s does not exist" % path
+    return None
+
+
+def start_aws_lc():
+    """A second fresh container converged by site.yml with nginx on AWS-LC, its client, and the AWS-LC crypto bench
+    compiled there against the static libcrypto of that host's AWS-LC build."""
+    boot(AWS_LC_SERVER)
+    wait_booted(AWS_LC_SERVER)
+    elapsed, changed = converge(server=AWS_LC_SERVER)
+    log("bench: AWS-LC host converged in %.1f s (changed=%d)" % (elapsed, changed))
+    start_client(AWS_LC_CLIENT, AWS_LC_SERVER)
+    run(["docker", "exec", "-i", AWS_LC_SERVER, "sh", "-c", "mkdir -p /root/bench && cat > /root/bench/aws_lc_speed.c"],
+        input=(ROOT / "scripts" / "aws_lc_speed.c").read_text())
+    prefix = in_container(AWS_LC_SERVER, "ls -d %s/src/aws-lc-*/pqc-edge-install" % AWS_LC_NGINX).stdout.split()[0]
+    in_container(AWS_LC_SERVER, "cc -O2 -I%s/include /root/bench/aws_lc_speed.c %s/lib/libcrypto.a -lpthread"
+                 " -o /root/bench/aws_lc_speed" % (prefix, prefix))
+    return in_container(AWS_LC_SERVER, "%s/sbin/nginx -V 2>&1 | sed -n 's/^built with //p'" % AWS_LC_NGINX).stdout.strip()
+
+
+def aws_lc_restart(tickets):
+    """Restart nginx on AWS-LC with `tickets` TLS 1.3 tickets per full handshake (ssl_conf_command NumTickets,
+    through pqc.edge's patch); its worker pids, pinned to CPU 0."""
+    in_container(AWS_LC_SERVER, "sed -i 's/ssl_conf_command NumTickets [0-9]*;/ssl_conf_command NumTickets %d;/'"
+                 " %s/conf/nginx.conf && %s/sbin/nginx -t -q && systemctl restart nginx"
+                 % (tickets, AWS_LC_NGINX, AWS_LC_NGINX))
+    for dummy in range(50):
+        rows = run(["docker", "top", AWS_LC_SERVER, "-eo", "pid,args"]).stdout
+        if "shutting down" not in rows and in_container(
+                AWS_LC_CLIENT, "openssl s_client -connect 127.0.0.1:8443 </dev/null >/dev/null 2>&1",
+                check=False).returncode == 0:
+            return nginx_workers(AWS_LC_SERVER)
+        time.sleep(0.1)
+    raise SystemExit("bench: nginx on AWS-LC did not come back with NumTickets %d" % tickets)
+
+
+def aws_lc_speed():
+    """Operations per CPU-second of AWS-LC's own crypto on the server's CPU (scripts/aws_lc_speed.c)."""
+    out = in_container(AWS_LC_SERVER, "taskset -c %s /root/bench/aws_lc_speed 1" % SERVER_CPU).stdout
+    return dict((line.split()[0], float(line.split()[1])) for line in out.splitlines() if len(line.split()) == 2)
+
+
+def aws_lc_bound_us(config, speed):
+    """One key exchange (X25519, plus one ML-KEM-768 encapsulation for the hybrid) and one signature."""
+    exchange = ["X25519"] + (["ML-KEM-768"] if config[1] == "X25519MLKEM768" else [])
+    signature = {"mldsa44": "ML-DSA-44", "ecdsa_secp256r1_sha256": "ECDSA-P-256", "rsa_pss_rsae_sha256": "RSA-2048"}[config[2]]
+    return sum(1e6 / speed[op] for op in exchange + [signature])
 
 
 def bound_us(config, speed):
@@ -468,6 +547,16 @@ def main():
     start_client()
     haproxy_version = install_haproxy()
     versions = in_container(SERVER, "openssl version; nginx -v 2>&1").stdout.strip().splitlines() + [haproxy_version]
+    aws_lc_reason = aws_lc_missing()
+    if aws_lc_reason:
+        log("bench: SKIPPED nginx on AWS-LC: " + aws_lc_reason)
+    else:
+        aws_lc_built = start_aws_lc()
+    aws_lc = {config[0]: [] for config in CONFIGS}
+    aws_lc_no_tickets = {config[0]: [] for config in CONFIGS}
+    aws_lc_speeds = []
+    aws_lc_wire = {}
+    aws_lc_tickets = {}
     cpu_model = re.search(r"model name\s*: (.*)", pathlib.Path("/proc/cpuinfo").read_text()).group(1)
 
     results = {config[0]: [] for config in CONFIGS}
@@ -490,10 +579,19 @@ def main():
         if certificate == "rsa":
             elapsed, changed = converge({"certificates_classical_algorithm": "rsa"})
             log("bench: re-converged with an RSA classical certificate in %.1f s (changed=%d)" % (elapsed, changed))
+            if not aws_lc_reason:
+                elapsed, changed = converge({"certificates_classical_algorithm": "rsa"}, server=AWS_LC_SERVER)
+                log("bench: re-converged the AWS-LC host with an RSA classical certificate in %.1f s (changed=%d)"
+                    % (elapsed, changed))
         configs = [c for c in CONFIGS if c[3] == certificate]
         for config in configs:
             check_negotiation(config, resume=config is RESUMED)
             wire[config[0]] = wire_bytes(config)
+            if not aws_lc_reason:
+                check_negotiation(config, client=AWS_LC_CLIENT)
+                aws_lc_wire[config[0]] = wire_bytes(config, AWS_LC_CLIENT)
+                aws_lc_tickets[config[0]] = tickets_sent(config, 8443, AWS_LC_CLIENT)
+        aws_lc_pids = nginx_workers(AWS_LC_SERVER) if not aws_lc_reason else []
         certs.update(certificate_sizes())
         for config in configs:
             haproxy_server(config)
@@ -517,6 +615,14 @@ def main():
                 one_worker[config[0]].append(handshakes(config, nginx_restart(nginx_tickets, 1)))
                 log("bench: run %d %-28s %7.0f handshakes/s %7.0f us CPU each (nginx, one worker)" % ((index + 1, config[0]) + one_worker[config[0]][-1]))
                 pids = nginx_restart(nginx_tickets)
+                if not aws_lc_reason:
+                    aws_lc[config[0]].append(handshakes(config, aws_lc_pids, client=AWS_LC_CLIENT))
+                    log("bench: run %d %-28s %7.0f handshakes/s %7.0f us CPU each (nginx on AWS-LC)"
+                        % ((index + 1, config[0]) + aws_lc[config[0]][-1]))
+                    aws_lc_no_tickets[config[0]].append(handshakes(config, aws_lc_restart(0), client=AWS_LC_CLIENT))
+                    log("bench: run %d %-28s %7.0f handshakes/s %7.0f us CPU each (nginx on AWS-LC, no tickets)"
+                        % ((index + 1, config[0]) + aws_lc_no_tickets[config[0]][-1]))
+                    aws_lc_pids = aws_lc_restart(nginx_tickets)
             if RESUMED in configs:
                 # s_time reads the session tickets only when it makes a request, so both of these do one.
                 with_request.append(handshakes(RESUMED, pids, "-new -www /api/health"))
@@ -525,6 +631,8 @@ def main():
                 log("bench: run %d %-28s %7.0f handshakes/s %7.0f us CPU each" % ((index + 1, "hybrid, resumed + GET") + resumed[-1]))
             # The crypto bound in the same conditions as this round, on the server's CPU.
             speeds.append(crypto_speed())
+            if not aws_lc_reason:
+                aws_lc_speeds.append(aws_lc_speed())
     speed = {key: statistics.median(s[key] for s in speeds if key in s) for key in speeds[0]}
     fleet_results = fleet()
 
@@ -544,6 +652,14 @@ def main():
                      "name": config[0], "rate": rate, "rate_range": (rate_lo, rate_hi), "cpu": cpu,
                      "cpu_range": (cpu_lo, cpu_hi), "bound": bound, "ratio": statistics.median(ratios),
                      "ratio_range": (min(ratios), max(ratios)), "wire": wire[config[0]]})
+    if not aws_lc_reason:
+        aws_lc_speed_median = dict((key, statistics.median(s[key] for s in aws_lc_speeds)) for key in aws_lc_speeds[0])
+        for row, config in zip(rows, CONFIGS):
+            rate, rate_lo, rate_hi, cpu, cpu_lo, cpu_hi = median_row(aws_lc[config[0]])
+            row["aws_lc"] = {"rate": rate, "cpu": cpu, "cpu_range": (cpu_lo, cpu_hi),
+                             "no_tickets_cpu": statistics.median(s[1] for s in aws_lc_no_tickets[config[0]]),
+                             "bound": aws_lc_bound_us(config, aws_lc_speed_median), "wire": aws_lc_wire[config[0]],
+                             "tickets": aws_lc_tickets[config[0]]}
     resumed_row = median_row(resumed)
     with_request_row = median_row(with_request)
     report = {
@@ -553,6 +669,8 @@ def main():
         "probe_ms": probe_median, "probe_connections": probe_connections,
         "rows": rows, "nginx_tickets": nginx_tickets, "nginx_worker_count": nginx_worker_count, "resumed": resumed_row, "with_request": with_request_row,
         "speed": {":".join(k): v for k, v in speed.items()}, "certs": certs,
+        "aws_lc": {"skipped": aws_lc_reason} if aws_lc_reason else {
+            "built": aws_lc_built, "speed": aws_lc_speed_median},
     }
     (WORK / "bench.json").write_text(json.dumps(report, indent=2))
     write_markdown(report)
@@ -560,7 +678,7 @@ def main():
     write_fleet_chart(report)
     sys.stdout.write((DOCS / "performance.md").read_text())
     if os.environ.get("PQC_EDGE_BENCH_KEEP") != "true":
-        run(["docker", "rm", "-f", SERVER, CLIENT], check=False)
+        run(["docker", "rm", "-f", SERVER, CLIENT, AWS_LC_SERVER, AWS_LC_CLIENT], check=False)
 
 
 def write_markdown(r):
@@ -604,6 +722,7 @@ def write_markdown(r):
     at_or_below = [row["name"] for row in r["rows"] if row["cpu"] <= row["haproxy_cpu"]]
     above = [row["name"] for row in r["rows"] if row["cpu"] > row["haproxy_cpu"]]
     add("\nnginx at or below HAProxy: %s; above: %s.\n" % (", ".join(at_or_below) or "none", ", ".join(above) or "none"))
+    write_aws_lc(r, add)
     add("Session tickets. After each full handshake the server sends TLS 1.3 session tickets; each is the session encrypted "
         "under the ticket key (nginx with a shared `ssl_session_cache` keeps its keys there and rotates them; it stores no "
         "TLS 1.3 session there while tickets are on, ngx_ssl_new_session in nginx 1.26's ngx_event_openssl.c). The collection sends "
@@ -695,6 +814,56 @@ def write_markdown(r):
     add("![handshakes](handshakes.png)\n")
     write_fleet(r, add)
     (DOCS / "performance.md").write_text("\n".join(out))
+
+
+def write_aws_lc(r, add):
+    """The section on nginx on AWS-LC, with the three goals of issue 28 judged from this run."""
+    add("### nginx on AWS-LC\n")
+    if r["aws_lc"].get("skipped"):
+        add("Not measured in this run: %s.\n" % r["aws_lc"]["skipped"])
+        return
+    rows = r["rows"]
+    by_name = dict((row["name"], row) for row in rows)
+    add("nginx %s built from source with `pqc_edge_tls_library: aws-lc` (%s) by site.yml in a second container, "
+        "its workers on CPU 0 and a second client container on CPU 1, measured in the same rounds with the same clients "
+        "as nginx on OpenSSL and HAProxy. It sends %s session tickets per full handshake, as configured (nginx's "
+        "`ssl_conf_command NumTickets` through pqc.edge's patch); each round also restarts it without tickets. Its crypto bound is AWS-LC's own cost on CPU 0 "
+        "(scripts/aws_lc_speed.c, built against that host's AWS-LC: one X25519 key pair and agreement, one ML-KEM-768 "
+        "encapsulation for the hybrid, one signature), next to `openssl speed`'s for OpenSSL above.\n" % (
+            NGINX_SOURCE[0], r["aws_lc"]["built"], "/".join(sorted({str(row["aws_lc"]["tickets"]) for row in rows}))))
+    add("| configuration | AWS-LC handshakes/s | AWS-LC CPU (us) | AWS-LC CPU, no tickets (us) | OpenSSL nginx CPU (us) "
+        "| OpenSSL nginx CPU, no tickets (us) | HAProxy CPU (us) | AWS-LC crypto bound (us) | OpenSSL crypto bound (us) "
+        "| AWS-LC / OpenSSL, no tickets |")
+    add("|---|---|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        a = row["aws_lc"]
+        add("| %s | %.0f | %.0f (%.0f-%.0f) | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f |" % (
+            row["name"], a["rate"], a["cpu"], a["cpu_range"][0], a["cpu_range"][1], a["no_tickets_cpu"], row["cpu"],
+            row["no_tickets_cpu"], row["haproxy_cpu"], a["bound"], row["bound"], a["no_tickets_cpu"] / row["no_tickets_cpu"]))
+    pq = by_name["X25519MLKEM768 + ML-DSA-44"]
+    classical = by_name["X25519 + ECDSA P-256"]
+    hybrid_ecdsa = by_name["X25519MLKEM768 + ECDSA P-256"]
+
+    def verdict(ok, measured, goal):
+        return ("met" if ok else "missed") + " (%s; goal %s)" % (measured, goal)
+    add("\nGoals (issue 28), judged like for like:\n")
+    add("- AWS-LC's X25519MLKEM768 + ML-DSA-44 at or below OpenSSL nginx's X25519 + ECDSA P-256, both with %d ticket(s): "
+        "%s; both without tickets: %.0f us vs %.0f us." % (
+            r["nginx_tickets"], verdict(pq["aws_lc"]["cpu"] <= classical["cpu"], "%.0f us vs %.0f us" % (
+                pq["aws_lc"]["cpu"], classical["cpu"]), "<="),
+            pq["aws_lc"]["no_tickets_cpu"], classical["no_tickets_cpu"]))
+    ratio = hybrid_ecdsa["aws_lc"]["cpu"] / hybrid_ecdsa["cpu"]
+    add("- AWS-LC's X25519MLKEM768 + ECDSA P-256 at most 0.7x OpenSSL nginx's: %s; without tickets %.2fx." % (
+        verdict(ratio <= 0.7, "%.2fx" % ratio, "<= 0.70x"),
+        hybrid_ecdsa["aws_lc"]["no_tickets_cpu"] / hybrid_ecdsa["no_tickets_cpu"]))
+    above = [row["name"] for row in rows if row["aws_lc"]["cpu"] > row["haproxy_cpu"]]
+    add("- nginx on AWS-LC at or below HAProxy in every configuration: %s.\n" % (
+        "met" if not above else "missed in %s" % ", ".join(
+            "%s (%.0f vs %.0f us)" % (name, by_name[name]["aws_lc"]["cpu"], by_name[name]["haproxy_cpu"]) for name in above)))
+    add("AWS-LC's crypto on CPU 0 (operations per CPU-second, median of one run per round): %s. Bytes on the wire per "
+        "full handshake with AWS-LC (client -> server / server -> client): %s.\n" % (
+            ", ".join("%s %.0f/s" % item for item in sorted(r["aws_lc"]["speed"].items())),
+            ", ".join("%s %d / %d" % (row["name"], row["aws_lc"]["wire"][0], row["aws_lc"]["wire"][1]) for row in rows)))
 
 
 def batches(hosts, serial=None):
@@ -804,12 +973,21 @@ def write_chart(r):
     names = [row["name"].replace(" + ", "\n+ ") for row in r["rows"]]
     figure, (left, right) = pyplot.subplots(1, 2, figsize=(11, 4.2))
     positions = range(len(names))
-    left.bar(positions, [row["rate"] for row in r["rows"]], color="#3a6ea5")
+    # nginx on OpenSSL, HAProxy and, where measured, nginx on AWS-LC, side by side.
+    series = [("nginx (OpenSSL)", "rate", "cpu", "#3a6ea5"), ("HAProxy (OpenSSL)", "haproxy_rate", "haproxy_cpu", "#9bbb59")]
+    if all("aws_lc" in row for row in r["rows"]):
+        series.append(("nginx (AWS-LC)", None, None, "#f79646"))
+    width = 0.8 / len(series)
+    for index, (label, rate, cpu, color) in enumerate(series):
+        offset = [p - 0.4 + width * (index + 0.5) for p in positions]
+        left.bar(offset, [row[rate] if rate else row["aws_lc"]["rate"] for row in r["rows"]], width=width, label=label,
+                 color=color)
+        right.bar(offset, [row[cpu] if cpu else row["aws_lc"]["cpu"] for row in r["rows"]], width=width, label=label,
+                  color=color)
+    right.plot(list(positions), [row["bound"] for row in r["rows"]], "_", markersize=30, color="#c0504d",
+               label="OpenSSL crypto bound")
     left.set_title("full handshakes per second (median)")
-    right.bar([p - 0.2 for p in positions], [row["cpu"] for row in r["rows"]], width=0.4, label="nginx CPU",
-              color="#3a6ea5")
-    right.bar([p + 0.2 for p in positions], [row["bound"] for row in r["rows"]], width=0.4, label="crypto bound",
-              color="#c0504d")
+    left.legend(fontsize=8)
     right.set_title("server CPU per handshake, microseconds")
     right.legend()
     for axis in (left, right):

@@ -32,7 +32,7 @@ fi
 case $scenario in
   default | options | existing | ca)
     need_image "$image_trixie" image ;;
-  source | fleet)
+  fleet)
     need_image "$image_trixie" image
     need_file "$source_cache/nginx-1.26.3.tar.gz" "make source-cache" ;;
   static-openssl)

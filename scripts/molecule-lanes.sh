@@ -2,7 +2,7 @@
 # Run molecule scenarios in lanes side by side: the scenarios of one lane one after another, the lanes at the
 # same time. Scenarios share no port on this machine (each host is its own container; `existing` publishes SSH on
 # 127.0.0.1 only), so two lanes use the two cores where one alone waits on Ansible and docker exec.
-#   scripts/molecule-lanes.sh "default options" "plain:source fleet"
+#   scripts/molecule-lanes.sh "default options" "plain:aws-lc fleet"
 # A scenario written plain:<name> runs without any of the variables the Makefile exports, as a user runs
 # `molecule test -s <name>` in the checkout: its molecule.yml and dependency step must find everything themselves.
 # An entry pytest:<dir> runs `python -m pytest -q <dir>` in its lane instead (the integration tests, which also start

@@ -268,8 +268,9 @@ def _version(text):
 def tls_library_problems(library, settings):
     """What keeps nginx from serving with `library` (pqc_edge_tls_library) on this host, one sentence each naming the
     setting and its value; [] for openssl, which the other checks cover. settings: install_method
-    (nginx_install_method), openssl_origin and openssl_version (pqc_edge_openssl), profile (pqc_edge_profile),
-    group_policy, groups (the profile's), prefer_server_order, and sites (pqc.edge.nginx_sites' result)."""
+    (nginx_install_method), openssl_origin and openssl_version (pqc_edge_openssl), group_policy, groups (the
+    profile's: nginx_groups or a compliance profile's), prefer_server_order and sites (pqc.edge.nginx_sites' result,
+    whose locations' proxy_groups are checked too)."""
     if library != "aws-lc":
         return []
     problems = []
@@ -282,14 +283,13 @@ def tls_library_problems(library, settings):
     elif _version(settings.get("openssl_version")) < (3, 5, 0):
         problems.append("pqc_edge_tls_library=aws-lc: the host's OpenSSL %s makes the ML-DSA keys and certificates and must "
                         "be 3.5 or newer (Debian 13)" % settings.get("openssl_version"))
-    if settings.get("profile", "web") != "web":
-        problems.append("pqc_edge_profile=%s sets TLS 1.3 cipher suites and signature schemes through ssl_conf_command, "
-                        "which nginx cannot use with AWS-LC (pqc_edge_tls_library=aws-lc); use the web profile"
-                        % settings.get("profile"))
     missing = []
-    for name in settings.get("groups") or []:
+    hop_groups = [name for site in settings.get("sites") or [] if isinstance(site, dict)
+                  for location in site.get("locations") or [] if isinstance(location, dict)
+                  for name in (location.get("upstream_tls") or {}).get("groups") or []]
+    for name in list(settings.get("groups") or []) + hop_groups:
         group = _groups.by_name(name)
-        if group is not None and group.codepoint not in _groups.AWS_LC_NAMES:
+        if group is not None and group.codepoint not in _groups.AWS_LC_NAMES and str(name) not in missing:
             missing.append(str(name))
     if missing:
         problems.append("AWS-LC (pqc_edge_tls_library=aws-lc) does not serve the group%s %s; it serves %s"
@@ -301,14 +301,6 @@ def tls_library_problems(library, settings):
         problems.append("nginx_group_policy=%s with nginx_prefer_server_order=%s: on AWS-LC (pqc_edge_tls_library=aws-lc) "
                         "the hybrid is enforced by the server's order alone, so enforce needs nginx_prefer_server_order=true "
                         "and prefer needs false" % (policy, str(prefer_server).lower()))
-    pinned = ["%s %s" % (site.get("name"), location.get("path"))
-              for site in settings.get("sites") or [] if isinstance(site, dict)
-              for location in site.get("locations") or [] if isinstance(location, dict)
-              and (location.get("upstream_tls") or {}).get("groups")]
-    if pinned:
-        problems.append("proxy_groups on %s: nginx sets a hop's groups through proxy_ssl_conf_command, which it cannot use "
-                        "with AWS-LC (pqc_edge_tls_library=aws-lc); its hops offer AWS-LC's own list, X25519MLKEM768 first"
-                        % ", ".join(pinned))
     return problems
 
 

@@ -22,15 +22,15 @@ def plain_env(**extra):
 def test_molecule_test_stops_in_its_first_step_naming_the_missing_archive_and_its_make_target(tmp_path):
     empty_cache = tmp_path / "sources"
     empty_cache.mkdir()
-    result = subprocess.run(["molecule", "test", "-s", "source"], cwd=ROOT, capture_output=True, text=True,
+    result = subprocess.run(["molecule", "test", "-s", "fleet"], cwd=ROOT, capture_output=True, text=True,
                             env=plain_env(PQC_EDGE_SOURCE_CACHE=str(empty_cache), NO_COLOR="1", COLUMNS="400"),
                             timeout=300, check=False)
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     assert "%s/nginx-1.26.3.tar.gz (make source-cache)" % empty_cache in output, output
-    # Molecule names each step it runs: "[source > dependency]" (or "source \u279c dependency" in colour).
-    assert re.search(r"source (>|\u279c) dependency", output), output
-    assert not re.search(r"source (>|\u279c) create", output), "molecule went on past the dependency step:\n" + output
+    # Molecule names each step it runs: "[fleet > dependency]" (or "fleet \u279c dependency" in colour).
+    assert re.search(r"fleet (>|\u279c) dependency", output), output
+    assert not re.search(r"fleet (>|\u279c) create", output), "molecule went on past the dependency step:\n" + output
 
 
 def test_a_missing_debian_12_image_is_named_with_make_image_bookworm():
@@ -43,7 +43,7 @@ def test_a_missing_debian_12_image_is_named_with_make_image_bookworm():
 
 def test_with_its_inputs_in_the_makefile_places_plain_molecule_finds_them():
     """After make image and make source-cache (make integration runs both first)."""
-    result = subprocess.run([str(ROOT / "scripts" / "check-molecule-inputs.sh"), "source"], capture_output=True,
+    result = subprocess.run([str(ROOT / "scripts" / "check-molecule-inputs.sh"), "fleet"], capture_output=True,
                             text=True, timeout=60, check=False, env=plain_env())
     assert result.returncode == 0, result.stderr
-    assert "source has its image and archives" in result.stdout
+    assert "fleet has its image and archives" in result.stdout

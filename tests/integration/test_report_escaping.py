@@ -26,6 +26,7 @@ def row(host):
                "pq_capable_served_classical_by_server_name": {EVIL: 1}, "tls_versions": {"TLSv1.3" + EVIL: 1.0},
                "resumed_requests": 0}
     return {"host": host, "verdict": "PQ-ready", "error": None, "os": "Debian" + EVIL, "openssl": EVIL, "nginx": EVIL,
+            "tls_library": "AWS-LC" + EVIL,
             "crypto_provider": EVIL, "configured_groups": EVIL, "supported_groups": [EVIL], "server_preference": EVIL,
             "pq_enforced": EVIL, "pq_offer_group": EVIL, "classical_offer_group": EVIL, "certificates": [certificate],
             "servers": [server], "traffic": traffic, "traffic_error": None}
@@ -92,7 +93,7 @@ def test_markdown_cells_hold_what_hosts_said_without_html_or_extra_columns(rende
     markdown = rendered[1]
     assert "<script" not in markdown and not re.search(r"(?<!\\)\]\(", markdown)
     header = re_split(markdown.splitlines()[5])[1:-1]
-    assert len(cells(markdown, "edge&lt;script")) == len(header) == 12
+    assert len(cells(markdown, "edge&lt;script")) == len(header) == 13
     servers = [line for line in markdown.splitlines() if "shop" in line]
     assert len(servers) == 1 and len(re_split(servers[0])[1:-1]) == 8, servers
     assert "shop&lt;script>alert(\"x\")&lt;/script>\\|x" in servers[0]

@@ -218,7 +218,7 @@ def test_the_fleet_cas_revocation_lists_are_checked_wherever_its_roots_are_trust
     assert plain[0]["client_crl_file"] is None and plain[0]["locations"][0]["upstream_tls"]["crl_file"] is None
 
 
-AWS_LC_OK = {"install_method": "source", "openssl_origin": "system", "openssl_version": "3.5.4", "profile": "web",
+AWS_LC_OK = {"install_method": "source", "openssl_origin": "system", "openssl_version": "3.5.4",
              "group_policy": "enforce", "groups": ["X25519MLKEM768", "SecP256r1MLKEM768", "X25519", "secp256r1"],
              "prefer_server_order": True, "sites": nginx.nginx_sites([{"name": "default", "server_names": ["edge"]}], 8443, 8080)}
 
@@ -226,22 +226,23 @@ AWS_LC_OK = {"install_method": "source", "openssl_origin": "system", "openssl_ve
 def test_aws_lc_with_the_defaults_and_a_source_build_has_no_problem_and_openssl_never_has_one():
     assert nginx.tls_library_problems("aws-lc", AWS_LC_OK) == []
     assert nginx.tls_library_problems("aws-lc", dict(AWS_LC_OK, group_policy="prefer", prefer_server_order=False)) == []
-    assert nginx.tls_library_problems("openssl", dict(AWS_LC_OK, install_method="package", profile="cnsa2")) == []
+    assert nginx.tls_library_problems("openssl", dict(AWS_LC_OK, install_method="package")) == []
 
 
 def test_aws_lc_names_each_setting_it_cannot_serve_with_its_value():
     sites = nginx.nginx_sites([{"name": "api", "server_names": ["api"], "locations": [
-        {"path": "/", "proxy": "https://up.example:443", "proxy_groups": ["X25519"]}]}], 8443, 8080)
-    problems = nginx.tls_library_problems("aws-lc", dict(AWS_LC_OK, install_method="package", profile="cnsa2",
+        {"path": "/", "proxy": "https://up.example:443", "proxy_groups": ["X25519", "ffdhe3072"]}]}], 8443, 8080)
+    problems = nginx.tls_library_problems("aws-lc", dict(AWS_LC_OK, install_method="package",
                                                          groups=["X25519MLKEM768", "ffdhe2048", "x448"],
                                                          prefer_server_order=False, sites=sites))
     text = " | ".join(problems)
-    assert len(problems) == 5, text
+    assert len(problems) == 3, text
     assert "nginx_install_method=package" in text
-    assert "pqc_edge_profile=cnsa2" in text
-    assert "does not serve the groups ffdhe2048, x448" in text
+    # A hop's proxy_groups too (nginx_sites spells them as OpenSSL does).
+    assert "does not serve the groups ffdhe2048, x448, ffdhe3072" in text
     assert "nginx_group_policy=enforce with nginx_prefer_server_order=false" in text
-    assert "proxy_groups on api /" in text
+    # Profiles and proxy_groups themselves are served (pqc.edge's patch gives nginx ssl_conf_command with AWS-LC).
+    assert nginx.tls_library_problems("aws-lc", dict(AWS_LC_OK, groups=["MLKEM1024", "secp384r1"])) == []
 
 
 def test_aws_lc_needs_the_hosts_own_openssl_35_to_make_the_keys():

@@ -24,7 +24,27 @@ def test_the_policy_has_no_group_tuples_and_the_server_order_wins(host):
     conf = host.file("/opt/pqc-edge/nginx/conf/nginx.conf").content_string
     assert "ssl_ecdh_curve X25519MLKEM768:SecP256r1MLKEM768:X25519:P-256;" in conf, conf
     assert "ssl_prefer_server_ciphers on;" in conf
-    assert not re.search(r"^\s*(proxy_)?ssl_conf_command", conf, re.M), conf
+    # ML-DSA first: AWS-LC's own order would sign with ECDSA for a client that accepts both.
+    assert re.search(r"^\s*ssl_conf_command SignatureAlgorithms mldsa44:mldsa65:mldsa87:ecdsa_secp256r1_sha256:", conf, re.M), conf
+
+
+def test_ssl_conf_command_works_through_the_patch(host):
+    # NumTickets 1 (nginx_ssl_session_tickets), where AWS-LC alone sends 2. AWS-LC sends them with its Finished (half
+    # a round trip early); s_client shows them once it reads the answer to a request.
+    out = host.run("printf 'GET /api/health HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' | openssl s_client -connect"
+                   " 127.0.0.1:8443 -servername localhost -msg -ign_eof 2>&1").stdout
+    assert len(re.findall(r"<<< TLS 1.3, Handshake \[length [0-9a-f]+\], NewSessionTicket", out)) == 1, out
+    # The hop's own groups (proxy_ssl_conf_command Groups, in AWS-LC's spelling).
+    site = host.run("cat /opt/pqc-edge/nginx/conf/sites-available/pqc-edge-default.conf").stdout
+    assert "proxy_ssl_conf_command Groups X25519MLKEM768:P-256;" in site, site
+    hop = host.run("curl -sk --resolve localhost:8443:127.0.0.1 https://localhost:8443/hop/").stdout
+    assert json.loads(hop)["group"] == "X25519MLKEM768", hop
+    # A command the patch does not make is refused by nginx, naming it.
+    assert host.run("cp /opt/pqc-edge/nginx/conf/nginx.conf /root/nginx-options.conf && sed -i"
+                    " 's/ssl_conf_command NumTickets 1;/ssl_conf_command Options ServerPreference;/'"
+                    " /root/nginx-options.conf").rc == 0
+    refused = host.run("%s -t -c /root/nginx-options.conf 2>&1" % NGINX)
+    assert refused.rc != 0 and 'ssl_conf_command "Options" is not available with AWS-LC' in refused.stdout, refused.stdout
 
 
 def test_each_certificate_by_the_signatures_the_client_accepts(host):

@@ -93,7 +93,7 @@ def test_report_names_every_host_with_its_negotiated_group():
                                      for host, server in servers)
     assert assets["certificate"] == set("%s %s" % (host, c["path"]) for host, server in servers for c in server["certificates"])
     assert len(assets["certificate"]) == 2 * len(HOSTS)
-    assert {"X25519MLKEM768", "ML-DSA-44", "ECDSA-P-256"} <= assets["algorithm"]
+    assert {"X25519MLKEM768", "ML-DSA-44", "RSA-2048"} <= assets["algorithm"]
 
 
 # Runs until the test stops it, bounded by a deadline (not a count) so that a slow machine cannot end it mid-rollout.

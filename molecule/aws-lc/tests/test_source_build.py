@@ -1,4 +1,5 @@
-"""nginx built from source: the right binary serves, the build is not redone, a bad checksum changes nothing."""
+"""nginx built from source (here on AWS-LC; fleet builds it on the system OpenSSL): the right binary serves, the
+build is not redone, a bad checksum or archive changes nothing."""
 
 import hashlib
 
