@@ -21,14 +21,18 @@ def test_build_stamp_records_version_checksum_and_flags(host):
     assert "--prefix=/opt/pqc-edge/nginx" in stamp
 
 
-def test_wrong_checksum_fails_naming_file_and_both_digests(host, run_site):
+# The nginx tarball and the AWS-LC snapshot (../shared/sources, pinned by its own digest in molecule.yml).
+@pytest.mark.parametrize("variable, archive, actual", [
+    ("nginx_source_sha256", "nginx-1.26.3.tar.gz", "69ee2b237744036e61d24b836668aad3040dda461fe6f570f1787eab570c75aa"),
+    ("nginx_aws_lc_source_sha256", "aws-lc-5.1.0.tar.gz", "69b5d2d5d141cb25418fd863aa35fe357f95d5871935bab9de53bd33059dd2d5"),
+])
+def test_wrong_checksum_fails_naming_file_and_both_digests(host, run_site, variable, archive, actual):
     wrong = "0" * 64
     before = host.run("sha256sum /opt/pqc-edge/nginx/sbin/nginx /opt/pqc-edge/nginx/.pqc-edge-build").stdout
-    result = run_site({"nginx_source_sha256": wrong})
+    result = run_site({variable: wrong})
     output = result.stdout + result.stderr
     assert result.returncode != 0
-    assert "nginx-1.26.3.tar.gz has sha256 69ee2b237744036e61d24b836668aad3040dda461fe6f570f1787eab570c75aa" in output
-    assert "expected " + wrong in output
+    assert "%s has sha256 %s, expected %s (%s)" % (archive, actual, wrong, variable) in output, output
     assert "changed: " not in result.stdout, output
     assert host.run("sha256sum /opt/pqc-edge/nginx/sbin/nginx /opt/pqc-edge/nginx/.pqc-edge-build").stdout == before
     assert host.service("nginx").is_running

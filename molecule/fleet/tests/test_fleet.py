@@ -72,7 +72,7 @@ def test_report_names_every_host_with_its_negotiated_group():
         assert row["pq_offer_group"] == "X25519MLKEM768"
         assert row["classical_offer_group"] == "x25519"
         assert row["supported_groups"] == ["X25519MLKEM768", "SecP256r1MLKEM768", "x25519", "secp256r1"]
-        assert [c["key_algorithm"] for c in row["certificates"]] == ["ML-DSA-44", "id-ecPublicKey"]
+        assert [c["key_algorithm"] for c in row["certificates"]] == ["ML-DSA-44", "rsaEncryption"]
         assert all(360 <= c["days_left"] <= 365 for c in row["certificates"])
     with open(os.path.join(out, "pqc-report.md")) as f:
         markdown = f.read()
