@@ -80,3 +80,22 @@ def test_verify_and_the_report_name_aws_lc(host, run_playbook, tmp_path):
     report = json.loads((tmp_path / "pqc-report.json").read_text())
     assert report["hosts"][0]["tls_library"] == "AWS-LC 5.1.0", report["hosts"][0]
     assert report["hosts"][0]["verdict"] == "PQ-ready", report["hosts"][0]
+
+
+def test_the_prefer_policy_and_tls12_opt_in_hold_on_aws_lc(host, run_site):
+    """prefer (with the client's order, as the preflight asks on AWS-LC) keeps an X25519 key share without a
+    HelloRetryRequest, and TLS 1.2 opted in serves the ECDSA certificate; the defaults come back afterwards."""
+    handshake = ("openssl s_client -connect 127.0.0.1:8443 -servername localhost %s -msg </dev/null 2>&1")
+    try:
+        result = run_site({"nginx_group_policy": "prefer", "nginx_prefer_server_order": False,
+                           "nginx_tls_protocols": ["TLSv1.2", "TLSv1.3"]})
+        assert result.returncode == 0, result.stdout + result.stderr
+        out = host.run(handshake % "-groups X25519:X25519MLKEM768").stdout
+        assert out.count(", ClientHello") == 1 and "Peer Temp Key: X25519" in out, out
+        out = host.run(handshake % "-tls1_2 -groups X25519:secp256r1").stdout
+        assert "New, TLSv1.2," in out and re.search(r"Peer signature type: (?i:ecdsa)", out), out
+    finally:
+        result = run_site({})
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = host.run(handshake % "-groups X25519:X25519MLKEM768").stdout
+    assert out.count(", ClientHello") == 2 and "Negotiated TLS1.3 group: X25519MLKEM768" in out, out
