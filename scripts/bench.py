@@ -824,9 +824,9 @@ def write_aws_lc(r, add):
         return
     rows = r["rows"]
     by_name = dict((row["name"], row) for row in rows)
-    add("nginx %s built from source with `pqc_edge_tls_library: aws-lc` (%s) by site.yml in a second container, "
+    add("nginx %s built from source with `pqc_edge_tls_library: aws-lc` (`nginx -V`: built with %s) by site.yml in a second container, "
         "its workers on CPU 0 and a second client container on CPU 1, measured in the same rounds with the same clients "
-        "as nginx on OpenSSL and HAProxy. It sends %s session tickets per full handshake, as configured (nginx's "
+        "as nginx on OpenSSL and HAProxy. It sends %s session ticket(s) per full handshake, as configured (nginx's "
         "`ssl_conf_command NumTickets` through pqc.edge's patch); each round also restarts it without tickets. Its crypto bound is AWS-LC's own cost on CPU 0 "
         "(scripts/aws_lc_speed.c, built against that host's AWS-LC: one X25519 key pair and agreement, one ML-KEM-768 "
         "encapsulation for the hybrid, one signature), next to `openssl speed`'s for OpenSSL above.\n" % (
