@@ -992,7 +992,7 @@ def write_chart(r):
     right.legend()
     for axis in (left, right):
         axis.set_xticks(list(positions))
-        axis.set_xticklabels(names, fontsize=8)
+        axis.set_xticklabels(names, fontsize=7)
     figure.suptitle("pqc.edge, %s, %d cores" % (r["date"][:10], r["cores"]))
     figure.tight_layout()
     figure.savefig(DOCS / "handshakes.png", dpi=100)
