@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.pqc.edge.plugins.filter.groups import _version_tuple
 from ansible_collections.pqc.edge.plugins.module_utils import _groups, _seal
 
 # The backend role's socket, the upstream `backend`, answers every path unless a site says otherwise.
@@ -260,11 +261,6 @@ def _hop_targets(proxy, server_name, servers):
     return [(proxy, address[0], address[1], address[0])] if address else []
 
 
-def _version(text):
-    parts = [int("".join(ch for ch in piece if ch.isdigit()) or 0) for piece in str(text or "0").split(".")[:3]]
-    return tuple(parts + [0] * (3 - len(parts)))
-
-
 def tls_library_problems(library, settings):
     """What keeps nginx from serving with `library` (pqc_edge_tls_library) on this host, one sentence each naming the
     setting and its value; [] for openssl, which the other checks cover. settings: install_method
@@ -280,7 +276,7 @@ def tls_library_problems(library, settings):
     if settings.get("openssl_origin") != "system":
         problems.append("pqc_edge_tls_library=aws-lc serves TLS with AWS-LC alone; pqc_edge_openssl_origin=%s would link a "
                         "second library into nginx. Keep pqc_edge_openssl_origin=system" % settings.get("openssl_origin"))
-    elif _version(settings.get("openssl_version")) < (3, 5, 0):
+    elif _version_tuple(settings.get("openssl_version") or "0") < (3, 5, 0):
         problems.append("pqc_edge_tls_library=aws-lc: the host's OpenSSL %s makes the ML-DSA keys and certificates and must "
                         "be 3.5 or newer (Debian 13)" % settings.get("openssl_version"))
     missing = []
