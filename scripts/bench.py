@@ -175,13 +175,13 @@ def inventory(server=SERVER):
             "pqc_edge_probe_ports": {"8443": PUBLISHED_PORT}}
     if server == AWS_LC_SERVER:
         # Its ports are not published: the gate probes from the host. nginx 1.26.3 and AWS-LC from their archives.
-        host = {"ansible_connection": "community.docker.docker", "ansible_become": False,
-                "certificates_subject_alt_names": ["DNS:%s" % server, "IP:127.0.0.1"], "pqc_edge_probe_from": "host",
-                "pqc_edge_tls_library": "aws-lc", "nginx_install_method": "source", "nginx_version": NGINX_SOURCE[0],
-                "nginx_source_sha256": NGINX_SOURCE[1],
-                "nginx_source_archive": str(SOURCE_CACHE / ("nginx-%s.tar.gz" % NGINX_SOURCE[0])),
-                "nginx_source_build_cache": str(WORK / "builds"),
-                "nginx_aws_lc_source_archive": AWS_LC_ARCHIVE, "nginx_aws_lc_source_sha256": AWS_LC_SHA256}
+        for published in ("pqc_edge_probe_address", "pqc_edge_probe_ports"):
+            del host[published]
+        host.update({"pqc_edge_probe_from": "host", "pqc_edge_tls_library": "aws-lc", "nginx_install_method": "source",
+                     "nginx_version": NGINX_SOURCE[0], "nginx_source_sha256": NGINX_SOURCE[1],
+                     "nginx_source_archive": str(SOURCE_CACHE / ("nginx-%s.tar.gz" % NGINX_SOURCE[0])),
+                     "nginx_source_build_cache": str(WORK / "builds"),
+                     "nginx_aws_lc_source_archive": AWS_LC_ARCHIVE, "nginx_aws_lc_source_sha256": AWS_LC_SHA256})
     path.write_text(json.dumps({"pqc_edge": {"hosts": {server: host}}}))
     return path
 
