@@ -45,6 +45,11 @@ case $scenario in
     # No make target can fetch it here: the operator's own archive goes in PQC_EDGE_AWS_LC_ARCHIVE with its digest in
     # PQC_EDGE_AWS_LC_SHA256.
     need_file "${PQC_EDGE_AWS_LC_ARCHIVE:-$shared_sources/aws-lc-5.1.0.tar.gz}" "AWS-LC 5.1.0 archive; see make test-aws-lc" ;;
+  aws-lc-bookworm)
+    need_image "$image_bookworm" image-bookworm
+    need_file "$source_cache/nginx-1.26.3.tar.gz" "make source-cache"
+    need_file "$source_cache/openssl-3.5.7.tar.gz" "make source-cache"
+    need_file "${PQC_EDGE_AWS_LC_ARCHIVE:-$shared_sources/aws-lc-5.1.0.tar.gz}" "AWS-LC 5.1.0 archive; see make test-aws-lc" ;;
   oqs)
     need_image "$image_bookworm" image-bookworm
     # No make target can fetch these here: no upstream downloads. The operator's own archives go in

@@ -264,7 +264,7 @@ def _hop_targets(proxy, server_name, servers):
 def tls_library_problems(library, settings):
     """What keeps nginx from serving with `library` (pqc_edge_tls_library) on this host, one sentence each naming the
     setting and its value; [] for openssl, which the other checks cover. settings: install_method
-    (nginx_install_method), openssl_origin and openssl_version (pqc_edge_openssl), group_policy, groups (the
+    (nginx_install_method), openssl_version (pqc_edge_openssl's: the host's, or the pinned source's), group_policy, groups (the
     profile's: nginx_groups or a compliance profile's), prefer_server_order and sites (pqc.edge.nginx_sites' result,
     whose locations' proxy_groups are checked too)."""
     if library != "aws-lc":
@@ -273,12 +273,12 @@ def tls_library_problems(library, settings):
     if settings.get("install_method") != "source":
         problems.append("pqc_edge_tls_library=aws-lc links AWS-LC into an nginx built from source; nginx_install_method=%s "
                         "installs the distribution's nginx. Set nginx_install_method=source" % settings.get("install_method"))
-    if settings.get("openssl_origin") != "system":
-        problems.append("pqc_edge_tls_library=aws-lc serves TLS with AWS-LC alone; pqc_edge_openssl_origin=%s would link a "
-                        "second library into nginx. Keep pqc_edge_openssl_origin=system" % settings.get("openssl_origin"))
-    elif _version_tuple(settings.get("openssl_version") or "0") < (3, 5, 0):
+    # The keys and certificates are made by an OpenSSL command line: the host's, or with pqc_edge_openssl_origin=source
+    # the pinned OpenSSL's, built beside AWS-LC for that alone (openssl_version is then the pinned one).
+    if _version_tuple(settings.get("openssl_version") or "0") < (3, 5, 0):
         problems.append("pqc_edge_tls_library=aws-lc: the host's OpenSSL %s makes the ML-DSA keys and certificates and must "
-                        "be 3.5 or newer (Debian 13)" % settings.get("openssl_version"))
+                        "be 3.5 or newer; set pqc_edge_openssl_origin=source to build the pinned OpenSSL's command line "
+                        "for them" % settings.get("openssl_version"))
     missing = []
     hop_groups = [name for site in settings.get("sites") or [] if isinstance(site, dict)
                   for location in site.get("locations") or [] if isinstance(location, dict)

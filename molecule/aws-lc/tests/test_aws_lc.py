@@ -3,10 +3,13 @@ pqc.edge's patch, ssl_conf_command works through it, and verify and the report n
 test_source_build.py."""
 
 import json
+import os
 import re
 
 AWS_LC_SHA256 = "69b5d2d5d141cb25418fd863aa35fe357f95d5871935bab9de53bd33059dd2d5"
 NGINX = "/opt/pqc-edge/nginx/sbin/nginx"
+# The OpenSSL 3.5 client: Debian 13's, or on Debian 12 the one pqc.edge built beside AWS-LC.
+OPENSSL = os.environ.get("PQC_EDGE_CLIENT_OPENSSL", "openssl")
 
 
 def test_nginx_runs_with_aws_lc_linked_in(host):
@@ -32,8 +35,8 @@ def test_the_policy_has_no_group_tuples_and_the_server_order_wins(host):
 def test_ssl_conf_command_works_through_the_patch(host):
     # NumTickets 1 (nginx_ssl_session_tickets), where AWS-LC alone sends 2. AWS-LC sends them with its Finished (half
     # a round trip early); s_client shows them once it reads the answer to a request.
-    out = host.run("printf 'GET /api/health HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' | openssl s_client -connect"
-                   " 127.0.0.1:8443 -servername localhost -msg -ign_eof 2>&1").stdout
+    out = host.run("printf 'GET /api/health HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' | %s s_client -connect"
+                   " 127.0.0.1:8443 -servername localhost -msg -ign_eof 2>&1" % OPENSSL).stdout
     assert len(re.findall(r"<<< TLS 1.3, Handshake \[length [0-9a-f]+\], NewSessionTicket", out)) == 1, out
     # proxy_ssl_conf_command Groups, in AWS-LC's spelling, on a hop of the operator's own (unverified: AWS-LC does not
     # take a self-signed server certificate as its own trust anchor, as OpenSSL does) to the edge's own site.
@@ -57,14 +60,14 @@ def test_ssl_conf_command_works_through_the_patch(host):
 
 def test_each_certificate_by_the_signatures_the_client_accepts(host):
     for sigalgs, expected in (("mldsa44", "mldsa44"), ("ecdsa_secp256r1_sha256", "ecdsa_secp256r1_sha256")):
-        out = host.run("openssl s_client -connect 127.0.0.1:8443 -servername localhost -groups X25519MLKEM768 "
-                       "-sigalgs %s </dev/null 2>&1" % sigalgs).stdout
+        out = host.run("%s s_client -connect 127.0.0.1:8443 -servername localhost -groups X25519MLKEM768 "
+                       "-sigalgs %s </dev/null 2>&1" % (OPENSSL, sigalgs)).stdout
         assert "Peer signature type: %s" % expected in out, out
 
 
 def test_a_client_with_an_x25519_share_is_sent_a_hello_retry_request(host):
-    out = host.run("openssl s_client -connect 127.0.0.1:8443 -servername localhost -groups X25519:X25519MLKEM768 "
-                   "-msg </dev/null 2>&1").stdout
+    out = host.run("%s s_client -connect 127.0.0.1:8443 -servername localhost -groups X25519:X25519MLKEM768 "
+                   "-msg </dev/null 2>&1" % OPENSSL).stdout
     # One key share, X25519's; the server asks again (OpenSSL's -msg shows the HelloRetryRequest as a ServerHello,
     # answered by a second ClientHello).
     assert out.count(", ClientHello") == 2, out
@@ -85,7 +88,7 @@ def test_verify_and_the_report_name_aws_lc(host, run_playbook, tmp_path):
 def test_the_prefer_policy_and_tls12_opt_in_hold_on_aws_lc(host, run_site):
     """prefer (with the client's order, as the preflight asks on AWS-LC) keeps an X25519 key share without a
     HelloRetryRequest, and TLS 1.2 opted in serves the ECDSA certificate; the defaults come back afterwards."""
-    handshake = ("openssl s_client -connect 127.0.0.1:8443 -servername localhost %s -msg </dev/null 2>&1")
+    handshake = OPENSSL + " s_client -connect 127.0.0.1:8443 -servername localhost %s -msg </dev/null 2>&1"
     try:
         result = run_site({"nginx_group_policy": "prefer", "nginx_prefer_server_order": False,
                            "nginx_tls_protocols": ["TLSv1.2", "TLSv1.3"]})
