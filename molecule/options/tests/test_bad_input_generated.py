@@ -1,21 +1,20 @@
 """Bad values for every option of every role, derived from the argument specs, each of which the preflight must refuse
 naming the option and the value, with nothing on the host changed.
 
-The cases run in one ansible-playbook run against the converged host: each in a block of its own, with the bad value
-as a block variable, running the preflight of the role that owns the option (a collection-wide pqc_edge_* option:
-the certificates and nginx preflights, which validate it as site.yml's first preflight does). A block that is not
-rescued is a value that slipped through.
+The cases run in one ansible-playbook run against the converged host (bad_input.py): each runs the preflight of the
+role that owns the option (a collection-wide pqc_edge_* option: the certificates and nginx preflights, which validate
+it as site.yml's first preflight does).
 """
 
 import glob
 import json
-import os
 import pathlib
-import time
 
 import yaml
 
-ROOT = pathlib.Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", pathlib.Path(__file__).resolve().parents[3]))
+import bad_input
+from bad_input import ROOT
+
 WRONG = "not-a-number"
 
 # Derived values that are in fact valid, with the reason; every other derived value must be refused.
@@ -61,12 +60,6 @@ VALID_FIELDS = {
 ELEMENTS = {
     "pqc_edge_sites": {"name": "generated", "server_names": ["generated.example"]},
     "nginx_upstreams": {"name": "generated", "servers": ["127.0.0.1:9"]},
-}
-# Which preflights a case runs: its role's (the baseline read the host's OpenSSL once, as a run's first preflight
-# does); a collection-wide option, the certificates and nginx ones, which read the sites.
-PREFLIGHTS = {
-    "certificates": ["certificates"], "backend": ["backend"], "nginx": ["nginx"], "traffic_metrics": ["traffic_metrics"],
-    "common": ["certificates", "nginx"], "liboqs": ["liboqs"], "oqs_provider": ["oqs_provider"],
 }
 # What the liboqs and oqs-provider preflights need to pass on this host at all (pinned digests of archives that need
 # not exist: the preflight looks for an archive only where one is named).
@@ -141,42 +134,6 @@ def cases():
     return out, valid
 
 
-def harness(all_cases, results_path):
-    """One play: the baseline must pass, then each case in a block of its own."""
-    def preflights(role):
-        return [{"name": "Run the preflight of pqc.edge.%s" % r,
-                 "ansible.builtin.include_role": {"name": "pqc.edge.%s" % r, "tasks_from": "preflight"}}
-                for r in PREFLIGHTS[role]]
-
-    record = "{{ __cases + [%s] }}"
-    # pqc.edge.common records pqc_edge_sites as a fact when a run first includes it, which outranks the case's vars; a
-    # case of pqc_edge_sites sets that fact as such a run would, and the default sites come back after it.
-    default_sites = yaml.safe_load((ROOT / "roles" / "common" / "defaults" / "main.yml").read_text())["pqc_edge_sites"]
-    tasks = [{"name": "Start the record", "ansible.builtin.set_fact": {"__cases": []}},
-             {"name": "Baseline: every preflight passes with the defaults", "vars": BASELINE,
-              "block": preflights("common") + preflights("liboqs") + preflights("oqs_provider")
-              + preflights("backend") + preflights("traffic_metrics")}]
-    for case in all_cases:
-        failed = ("{'id': %d, 'failed': true, 'task': ansible_failed_task.name, 'msg': ((ansible_failed_result.results"
-                  " | default([]) | selectattr('failed', 'defined') | selectattr('failed') | map(attribute='msg') | list)"
-                  " + [ansible_failed_result.msg | default('')]) | join(' | ')}" % case["id"])
-        tasks.append({
-            "name": "Case %d: %s = %s (%s)" % (case["id"], case["option"], json.dumps(case["value"])[:60], case["what"]),
-            "vars": dict(BASELINE, **{case["option"]: case["value"]}),
-            "block": ([{"name": "Take the sites as common does", "ansible.builtin.set_fact": {"pqc_edge_sites": case["value"]}}]
-                      if case["option"] == "pqc_edge_sites" else [])
-            + preflights(case["role"])
-            + [{"name": "Record that the value slipped through",
-                "ansible.builtin.set_fact": {"__cases": record % ("{'id': %d, 'failed': false}" % case["id"])}}],
-            "rescue": [{"name": "Record the failure", "ansible.builtin.set_fact": {"__cases": record % failed}}],
-            "always": [{"name": "Put back the default sites", "ansible.builtin.set_fact": {"pqc_edge_sites": default_sites}}]
-            if case["option"] == "pqc_edge_sites" else [],
-        })
-    tasks.append({"name": "Write the record on the controller", "delegate_to": "localhost", "become": False,
-                  "changed_when": False, "ansible.builtin.copy": {"content": "{{ __cases | to_json }}", "dest": str(results_path), "mode": "0644"}})
-    return [{"name": "Every derived bad value against the preflights", "hosts": "all", "gather_facts": True, "tasks": tasks}]
-
-
 def names_value(msg, case):
     """Does the message name the option and the value?"""
     shown = case["shown"]
@@ -191,16 +148,11 @@ def names_value(msg, case):
 def test_every_derived_bad_value_fails_in_the_preflight_naming_option_and_value(host, run_playbook, tmp_path):
     all_cases, valid = cases()
     options = {c["option"] for c in all_cases}
-    playbook = tmp_path / "bad_input.yml"
-    playbook.write_text(yaml.safe_dump(harness(all_cases, tmp_path / "results.json"), sort_keys=False, width=1000))
     before = host.run("sha256sum /etc/nginx/nginx.conf /etc/nginx/sites-available/* /etc/pqc-edge/tls/*/*").stdout
-    started = time.monotonic()
-    result = run_playbook(str(playbook), {}, timeout=1800)
-    seconds = time.monotonic() - started
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
-    recap = [line for line in result.stdout.splitlines() if " ok=" in line and " changed=" in line]
-    assert recap and all(" changed=0 " in line for line in recap), recap
-    records = dict((r["id"], r) for r in json.loads((tmp_path / "results.json").read_text()))
+    records, seconds = bad_input.run(
+        [{"id": c["id"], "title": "%s = %s (%s)" % (c["option"], json.dumps(c["value"])[:60], c["what"]),
+          "vars": dict(BASELINE, **{c["option"]: c["value"]}), "preflights": bad_input.ROLE_PREFLIGHTS[c["role"]]} for c in all_cases],
+        run_playbook, tmp_path, BASELINE, bad_input.SITE_PREFLIGHTS + ("liboqs", "oqs_provider"))
     slipped = [c for c in all_cases if not records[c["id"]]["failed"]]
     unnamed = [(c, records[c["id"]]["msg"]) for c in all_cases
                if records[c["id"]]["failed"] and not names_value(records[c["id"]]["msg"], c)]

@@ -6,6 +6,8 @@ import time
 
 import pytest
 
+import bad_input
+
 HTTPS = "127.0.0.1:8443"
 
 
@@ -72,6 +74,8 @@ def sites(**changes):
     return {"pqc_edge_sites": [dict(SITE, **changes)]}
 
 
+# Each checked in one ansible-playbook run (bad_input.py) by the preflights that check its variables, the message
+# naming the value.
 BAD_INPUT = [
     pytest.param({"nginx_groups": ["X25519MLKEM768", "X25519MLKEM999"]}, "X25519MLKEM999", id="unknown-group"),
     # Known to the registry, but only oqs-provider offers it: the host's OpenSSL 3.5 rejects it.
@@ -100,13 +104,6 @@ BAD_INPUT = [
     # /sys is mounted read-only in the container.
     pytest.param({"certificates_dir": "/sys/pqc-edge/tls"}, "/sys is not a writable directory",
                  id="read-only-file-system"),
-    # oqs-provider has no published digest to pin by default, so choosing it needs one.
-    pytest.param({"pqc_edge_crypto_provider": "oqsprovider"}, "oqs_provider_source_sha256=''",
-                 id="provider-without-pinned-source"),
-    # Bring-your-own certificates whose key belongs to another certificate.
-    pytest.param(sites(certificates=[
-        {"algorithm": "mldsa44", "certificate": TLS + "mldsa44.crt", "private_key": TLS + "ecdsa.key"},
-    ]), TLS + "ecdsa.key is not the key of " + TLS + "mldsa44.crt", id="byo-key-mismatch"),
     # Sites as data: each kind of bad site or location is named before anything is written.
     pytest.param(sites(locations=[{"path": "app/", "proxy": "backend"}]), '"path": "app/"', id="location-path-not-absolute"),
     pytest.param(sites(locations=[{"path": "/", "proxy": "nowhere"}]), '"proxy": "nowhere"', id="proxy-to-unknown-upstream"),
@@ -115,19 +112,48 @@ BAD_INPUT = [
     pytest.param(sites(server_names=["bad name.example"]), "bad name.example", id="invalid-server-name"),
     pytest.param({"pqc_edge_sites": [SITE, dict(SITE, default_server=False)]}, "site 'default' is not valid",
                  id="two-sites-with-one-name"),
+]
+# Whole runs of site.yml, one per area (the sites, a certificate file on the host, the crypto provider, which decides
+# which preflights run): the run fails, nothing on the host changes and nginx keeps serving.
+BAD_INPUT_WHOLE_RUN = [
     pytest.param({"pqc_edge_sites": [SITE, dict(SITE, name="other", default_server=False)]},
                  "pqc-edge-options on port 8443 claimed by more than one site", id="one-name-on-two-sites"),
+    # Bring-your-own certificates whose key belongs to another certificate.
+    pytest.param(sites(certificates=[
+        {"algorithm": "mldsa44", "certificate": TLS + "mldsa44.crt", "private_key": TLS + "ecdsa.key"},
+    ]), TLS + "ecdsa.key is not the key of " + TLS + "mldsa44.crt", id="byo-key-mismatch"),
+    # oqs-provider has no published digest to pin by default, so choosing it needs one.
+    pytest.param({"pqc_edge_crypto_provider": "oqsprovider"}, "oqs_provider_source_sha256=''",
+                 id="provider-without-pinned-source"),
 ]
 
 
-@pytest.mark.parametrize("extra_vars, named", BAD_INPUT)
+def named_in(named, output):
+    # The callback folds long messages over lines.
+    return named in output or named in " ".join(output.split())
+
+
+def test_bad_input_fails_in_the_preflights_naming_it(host, run_playbook, tmp_path):
+    before = snapshot(host)
+    cases = [{"id": n, "title": p.id, "vars": p.values[0], "preflights": bad_input.preflights_of(p.values[0])}
+             for n, p in enumerate(BAD_INPUT)]
+    records, seconds = bad_input.run(cases, run_playbook, tmp_path)
+    print("\n%d hand-written bad inputs refused in %.0f s" % (len(cases), seconds))
+    wrong = ["%s: %s" % (p.id, "slipped through" if not records[n]["failed"] else records[n]["msg"][:300])
+             for n, p in enumerate(BAD_INPUT) if not records[n]["failed"] or not named_in(p.values[1], records[n]["msg"])]
+    assert not wrong, "\n".join(wrong)
+    assert snapshot(host) == before
+    ok, out = handshake_ok(host, "-groups X25519MLKEM768")
+    assert ok and "Negotiated TLS1.3 group: X25519MLKEM768" in out
+
+
+@pytest.mark.parametrize("extra_vars, named", BAD_INPUT_WHOLE_RUN)
 def test_bad_input_fails_before_the_host_changes(host, extra_vars, named, run_site):
     before = snapshot(host)
     result = run_site(extra_vars)
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
-    # The callback folds long messages over lines.
-    assert named in output or named in " ".join(output.split()), output
+    assert named_in(named, output), output
     assert "changed: " not in result.stdout, output
     assert snapshot(host) == before
     ok, out = handshake_ok(host, "-groups X25519MLKEM768")
