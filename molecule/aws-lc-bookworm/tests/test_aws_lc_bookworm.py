@@ -12,11 +12,9 @@ def test_the_host_openssl_is_debians_3_0_unchanged(host):
     assert host.run("dpkg --verify openssl libssl3").stdout == ""
 
 
+# That nginx runs with AWS-LC and loads no libssl: test_aws_lc.py, which this scenario runs too.
 def test_nginx_links_aws_lc_alone_and_the_build_records_both_archives(host):
-    built = host.run(NGINX + " -V 2>&1").stdout
-    assert "running with AWS-LC 5.1.0" in built and "--with-openssl" not in built, built
-    libraries = host.run("ldd " + NGINX).stdout
-    assert "libssl" not in libraries and "libcrypto" not in libraries, libraries
+    assert "--with-openssl" not in host.run(NGINX + " -V 2>&1").stdout
     stamp = host.file("/opt/pqc-edge/nginx/.pqc-edge-build").content_string
     assert "aws-lc 5.1.0 sha256:" in stamp and "openssl 3.5.7 sha256:" + OPENSSL_SHA256 in stamp, stamp
 
