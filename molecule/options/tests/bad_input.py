@@ -12,6 +12,8 @@ import yaml
 ROOT = pathlib.Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", pathlib.Path(__file__).resolve().parents[3]))
 # The preflights site.yml runs on this scenario's host, in its order (no oqs-provider: the host has OpenSSL 3.5).
 SITE_PREFLIGHTS = ("certificates", "backend", "nginx", "traffic_metrics")
+# Every role's preflight: the oqs-provider roles' too, which site.yml runs only below OpenSSL 3.5.
+ALL_PREFLIGHTS = SITE_PREFLIGHTS + ("liboqs", "oqs_provider")
 # Which of them check a variable: its role's, by the prefix of its name; a collection-wide pqc_edge_* one, the
 # certificates and nginx preflights (which validate it as site.yml's first preflight does, and read the sites).
 ROLE_PREFLIGHTS = {"certificates": ["certificates"], "backend": ["backend"], "nginx": ["nginx"],
@@ -25,7 +27,7 @@ def preflights_of(variables):
     for name in variables:
         role = next((r for r in ROLE_PREFLIGHTS if r != "common" and name.startswith(r + "_")), "common")
         roles.update(ROLE_PREFLIGHTS[role])
-    return [r for r in SITE_PREFLIGHTS + ("liboqs", "oqs_provider") if r in roles]
+    return [r for r in ALL_PREFLIGHTS if r in roles]
 
 
 def _preflights(roles):

@@ -152,7 +152,7 @@ def test_every_derived_bad_value_fails_in_the_preflight_naming_option_and_value(
     records, seconds = bad_input.run(
         [{"id": c["id"], "title": "%s = %s (%s)" % (c["option"], json.dumps(c["value"])[:60], c["what"]),
           "vars": dict(BASELINE, **{c["option"]: c["value"]}), "preflights": bad_input.ROLE_PREFLIGHTS[c["role"]]} for c in all_cases],
-        run_playbook, tmp_path, BASELINE, bad_input.SITE_PREFLIGHTS + ("liboqs", "oqs_provider"))
+        run_playbook, tmp_path, BASELINE, bad_input.ALL_PREFLIGHTS)
     slipped = [c for c in all_cases if not records[c["id"]]["failed"]]
     unnamed = [(c, records[c["id"]]["msg"]) for c in all_cases
                if records[c["id"]]["failed"] and not names_value(records[c["id"]]["msg"], c)]
