@@ -9,8 +9,10 @@ serves, and which names a fleet CA's domains leave out; and which certificate fi
 from __future__ import annotations
 
 import posixpath
+import re
 from urllib.parse import urlsplit
 
+from ansible_collections.pqc.edge.plugins.filter.inputs import quoted
 from ansible_collections.pqc.edge.plugins.filter.sites import subject_alt_name
 from ansible_collections.pqc.edge.plugins.module_utils._expiry import watch_list
 
@@ -160,9 +162,93 @@ def crl_files(results, host_dir):
     return [dict(entry, owner="root", group="root", mode="0644") for entry in files]
 
 
+# What a certificate may name: a DNS name (one leading *. allowed) or an IP address.
+SUBJECT_ALT_NAME = (r"^DNS:(\*[.])?[A-Za-z0-9]([A-Za-z0-9-]{0,62})([.][A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$",
+                    r"^IP:(([0-9]{1,3}[.]){3}[0-9]{1,3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*)$")
+
+
+def _fleet_ca_problems(settings):
+    """A fleet CA named in the inventory, limiting the names and the validity it signs, holding every name."""
+    host = settings.get("host")
+    ca_host = settings.get("ca_host") or ""
+    problems = []
+    if not (ca_host and settings.get("ca_host_known")):
+        problems.append("certificates_authority=fleet_ca needs certificates_ca_host set to a host of the inventory, which "
+                        "keeps the CA keys; certificates_ca_host=%s is not one." % quoted(ca_host))
+    domains = settings.get("fleet_domains") or []
+    if not domains or int(settings.get("valid_days") or 0) > int(settings.get("fleet_max_valid_days") or 0):
+        problems.append("%s: the fleet CA on %s needs certificates_fleet_ca_domains (the DNS domains it may sign names in, "
+                        "set on the CA host), got %s; and signs at most certificates_fleet_ca_max_valid_days=%s days, "
+                        "certificates_valid_days=%s." % (host, ca_host, quoted(settings.get("fleet_domains")),
+                                                         settings.get("fleet_max_valid_days"), settings.get("valid_days")))
+    outside = settings.get("fleet_names_outside") or []
+    if outside:
+        problems.append("%s: the fleet CA on %s signs only names inside certificates_fleet_ca_domains=%s; outside them: %s "
+                        "(from pqc_edge_sites or certificates_subject_alt_names)."
+                        % (host, ca_host, quoted(settings.get("fleet_domains")), ", ".join(outside)))
+    return problems
+
+
+def _acme_problems(settings):
+    """Terms agreed to, an https:// directory, and names an ACME CA can validate over HTTP-01."""
+    directory = settings.get("acme_directory")
+    bad_names = settings.get("acme_bad_names") or []
+    words = ""
+    if not settings.get("acme_terms_agreed"):
+        words += "set certificates_acme_terms_agreed=true to agree to its terms of service; "
+    if not (isinstance(directory, str) and re.match(r"^https://[^\s]+$", directory)):
+        words += "it must be an https:// URL; "
+    if bad_names:
+        words += ("an ACME CA cannot validate %s over HTTP-01 (addresses, wildcards, localhost): drop them from "
+                  "pqc_edge_sites and certificates_subject_alt_names; " % ", ".join(bad_names))
+    return ["certificates_acme_directory=%s: %s" % (quoted(directory), words.strip())] if words else []
+
+
+def certificates_settings_problems(settings):
+    """What is wrong with the certificates role's settings before the host is read, one sentence each naming the
+    setting and its value; [] when nothing is.
+
+    settings: host (the inventory name), openssl_version (pqc_edge_openssl's), subject_alt_names (every name of the
+    certificates this role issues) and configured_alt_names (certificates_subject_alt_names), renew_days, valid_days,
+    ca_valid_days, rsa_bits, profile_name, algorithms (what each site gets), classical_algorithm, pq_algorithm,
+    pq_in_tls (this OpenSSL can serve the post-quantum certificate), require_pq_signature, client (client
+    certificates wanted), authority; for a fleet CA ca_host, ca_host_known (it is a host of the inventory),
+    fleet_domains, fleet_max_valid_days, fleet_names_outside; for ACME acme (a directory is set), acme_directory,
+    acme_terms_agreed, acme_bad_names (names it cannot validate over HTTP-01)."""
+    host, version = settings.get("host"), settings.get("openssl_version")
+    problems = ["certificates_subject_alt_names=%s or a site of pqc_edge_sites: invalid entry %s; expected DNS:<host name> "
+                "or IP:<address>" % (quoted(settings.get("configured_alt_names")), quoted(name))
+                for name in _unique(settings.get("subject_alt_names") or [])
+                if not (isinstance(name, str) and any(re.match(pattern, name) for pattern in SUBJECT_ALT_NAME))]
+    renew, valid, ca_valid = settings.get("renew_days"), settings.get("valid_days"), settings.get("ca_valid_days")
+    if renew is not None and not (0 <= renew < valid and renew < ca_valid):
+        problems.append("certificates_renew_days=%s must be at least 0 and below certificates_valid_days (%s) and "
+                        "certificates_ca_valid_days (%s)." % (renew, valid, ca_valid))
+    acme = bool(settings.get("acme"))
+    if not settings.get("algorithms") or (settings.get("classical_algorithm") == "none" and acme):
+        problems.append("pqc_edge_profile=%s serves no classical certificate, %s." % (
+            settings.get("profile_name"), "so certificates_acme_directory (which issues classical ones) cannot be used"
+            if acme else "and OpenSSL %s on %s cannot use %s certificates in TLS" % (version, host, settings.get("pq_algorithm"))))
+    if settings.get("client") and settings.get("authority") != "fleet_ca":
+        problems.append("certificates_client_certificate=true (or certificates_client_only=true) needs "
+                        "certificates_authority=fleet_ca, whose roots the sites trust for client certificates; "
+                        "certificates_authority=%s." % settings.get("authority"))
+    if settings.get("require_pq_signature") and not settings.get("pq_in_tls"):
+        problems.append("certificates_require_pq_signature=true, but OpenSSL %s on %s cannot use %s certificates in TLS "
+                        "(provider signatures need OpenSSL >= 3.2)." % (version, host, settings.get("pq_algorithm")))
+    if settings.get("authority") == "fleet_ca":
+        problems += _fleet_ca_problems(settings)
+    if acme:
+        problems += _acme_problems(settings)
+    if int(settings.get("rsa_bits") or 0) < 2048:
+        problems.append("certificates_rsa_bits=%s is too small; use 2048 or more." % settings.get("rsa_bits"))
+    return problems
+
+
 class FilterModule(object):
     def filters(self):
-        return {"issued_certificates": issued_certificates, "provided_certificates": provided_certificates,
+        return {"certificates_settings_problems": certificates_settings_problems,
+                "issued_certificates": issued_certificates, "provided_certificates": provided_certificates,
                 "certificates_by_site": certificates_by_site, "sites_without_http": sites_without_http,
                 "client_certificate_files": client_certificate_files,
                 "names_outside": names_outside, "root_pems": root_pems, "expiry_watch": watch_list,

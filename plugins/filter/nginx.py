@@ -8,12 +8,16 @@ claims that would clash, and which listener of a QUIC port sets reuseport."""
 
 from __future__ import annotations
 
+import json
 import posixpath
+import re
 from urllib.parse import urlsplit
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.pqc.edge.plugins.filter.certificates import sites_without_http
 from ansible_collections.pqc.edge.plugins.filter.groups import _version_tuple
+from ansible_collections.pqc.edge.plugins.filter.inputs import quoted
 from ansible_collections.pqc.edge.plugins.module_utils import _groups, _seal
 
 # The backend role's socket, the upstream `backend`, answers every path unless a site says otherwise.
@@ -300,9 +304,200 @@ def tls_library_problems(library, settings):
     return problems
 
 
+# What the preflight accepts, beyond the argument spec's types.
+PROTOCOL_CHOICES = ["TLSv1.2", "TLSv1.3"]
+# What a TLS upstream's certificates are verified for: a host name or an IPv4 address.
+UPSTREAM_NAME = r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?([.][A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$"
+# What a site may name: host names, *.wildcards, IPv4 addresses.
+SERVER_NAME = r"^([*][.])?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?([.][A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$"
+# An upstream's server entry: host:port, [v6]:port or unix:/path, then parameters such as weight=2 or backup.
+UPSTREAM_SERVER = r"^(unix:/[^\s;{}]+|[A-Za-z0-9.-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:]+\](:[0-9]{1,5})?)( [a-z_]+(=[^\s;{}]+)?)*$"
+# A location's match: prefix, exact (=), preferred prefix (^~), regex (~, ~*) or named (@).
+LOCATION_PATH = r"^(@[A-Za-z0-9_-]+|(= |\^~ )?/[^\s;{}]*|~[*]? [^;{}]+)$"
+SITE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
+ABSOLUTE_FILE = r"^/[^\s;{}]*[^/\s;{}]$"
+
+
+def _matches(pattern, value):
+    """Jinja's `match` test: the pattern at the start of a string; False for anything that is not a string."""
+    return isinstance(value, str) and re.match(pattern, value) is not None
+
+
+def _number(value, default=0):
+    """Jinja's `int` filter: a number, or `default` for what is not one."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        try:
+            return int(float(value))
+        except (TypeError, ValueError):
+            return default
+
+
+def _group_problems(settings):
+    """nginx_groups: known, each once, at least one hybrid or post-quantum; and the profile's groups on this OpenSSL."""
+    problems = []
+    groups = settings.get("groups") or []
+    described = [_groups.describe(name) for name in groups]
+    for name, group in zip(groups, described):
+        if group["name"] is None or group["grease"]:
+            problems.append("nginx_groups: unknown key-exchange group '%s'. Use names such as X25519MLKEM768, "
+                            "SecP256r1MLKEM768, X25519, secp256r1 (see the README for the full list)." % name)
+    names = [group["name"] for group in described]
+    if not groups or len(set(names)) != len(names) or not any(group["kind"] in ("hybrid", "pq") for group in described):
+        problems.append("nginx_groups=%s must be non-empty, name each group once and contain at least one hybrid or "
+                        "post-quantum group." % (groups,))
+    offered = settings.get("openssl_tls_groups") or []
+    if settings.get("tls_library") == "openssl" and offered:
+        profile = settings.get("profile_name") or "web"
+        for name in settings.get("profile_groups") or []:
+            if not set(spelling.lower() for spelling in _groups.describe(name)["spellings"]) & set(offered):
+                problems.append("%s '%s' is not supported by the host's OpenSSL %s (it offers %s)." % (
+                    "nginx_groups" if profile == "web" else "pqc_edge_profile %s: its group" % profile, name,
+                    settings.get("openssl_version"), ", ".join(offered)))
+    return problems
+
+
+def _upstream_problem(upstream):
+    """The words for one malformed entry of nginx_upstreams, or None."""
+    servers = upstream.get("servers") or []
+    server_name = upstream.get("tls_server_name")
+    keepalive = upstream.get("keepalive", 16)
+    if (_matches(r"^[A-Za-z0-9_]+$", upstream.get("name")) and upstream.get("name") != "backend" and servers
+            and all(_matches(UPSTREAM_SERVER, server) for server in servers)
+            and 1 <= _number(keepalive) <= 65535
+            and (server_name is None or (_matches(UPSTREAM_NAME, server_name)
+                                         and not any(server.startswith("unix:") for server in servers)))):
+        return None
+    return ("nginx_upstreams: upstream '%s' needs a name of letters, digits and '_' other than 'backend', at least one "
+            "server entry (host:port or unix:/path, then parameters such as weight=2; servers=%s) and keepalive=%s "
+            "connections from 1 to 65535; tls_server_name=%s, where set, a host name or address, with no unix: servers."
+            % (upstream.get("name"), quoted(servers), quoted(keepalive), quoted(server_name)))
+
+
+def _site_problem(site, sites):
+    """The words for one malformed site (as nginx_sites fills it in), or None."""
+    names = site.get("server_names") or []
+    bad_names = [name for name in names if not _matches(SERVER_NAME, name)]
+    directives = site.get("extra_directives") or []
+    https_port, http_port = site.get("https_port"), site.get("http_port")
+    client_ca_file = site.get("client_ca_file")
+    if (_matches(SITE_NAME, site.get("name")) and [other["name"] for other in sites].count(site.get("name")) == 1
+            and names and not bad_names and 1 <= https_port <= 65535 and 0 <= http_port <= 65535
+            and http_port != https_port
+            and all(_matches(r"^[^\n]*[;}]$", directive) for directive in directives)
+            and site.get("client_auth") in ("none", "optional", "required")
+            and (client_ca_file is None or _matches(ABSOLUTE_FILE, client_ca_file))):
+        return None
+    return ("pqc_edge_sites: site '%s' is not valid: its name must be unique and made of letters, digits, '-' and '_'; "
+            "server_names=%s must list host names (or *.wildcards, or addresses)%s; https_port=%s must be 1-65535 and "
+            "http_port=%s another port or 0; extra_directives=%s must be nginx directives, each ending in ';' or '}'; "
+            "client_auth=%s none, optional or required, and client_ca_file=%s an absolute file path."
+            % (site.get("name"), names, (", not " + ", ".join(bad_names)) if bad_names else "", https_port, http_port,
+               quoted(directives), quoted(site.get("client_auth")), quoted(client_ca_file)))
+
+
+def _location_problem(site, location, upstream_names):
+    """The words for one malformed location of a site, or None."""
+    shown, location = location, location if isinstance(location, dict) else {"path": None}
+    tls = location.get("upstream_tls")
+    proxy = location.get("proxy")
+    proxy_groups = location.get("proxy_groups")
+    ok = (_matches(LOCATION_PATH, location.get("path"))
+          and (proxy is None or proxy in upstream_names or _matches(r"^(http|https)://[^\s;{}]+$", proxy))
+          and (location.get("root") is None or _matches(r"^/[^\s;{}]*$", location.get("root")))
+          and (location.get("return") is None or _matches(r"^[0-9]{3}( [^;{}]+)?$", location.get("return")))
+          and (location.get("proxy_ca_file") is None
+               or (tls is not None and _matches(ABSOLUTE_FILE, location.get("proxy_ca_file")))))
+    if ok and proxy_groups is not None:
+        described = [_groups.describe(name) for name in proxy_groups] if isinstance(proxy_groups, list) else []
+        ok = (tls is not None and len(described) > 0
+              and all(group["kind"] in ("hybrid", "pq", "classical") for group in described)
+              and len(set(group["codepoint"] for group in described)) == len(described))
+    if ok and location.get("proxy_client_certificate") is not None:
+        ok = tls is not None and tls.get("client_certificate") is not None
+    if ok:
+        return None
+    return ("pqc_edge_sites: site '%s' has an invalid location %s. path must be '/...', '= /...', '^~ /...', '~ regex', "
+            "'~* regex' or '@name'; proxy must be one of %s or an http(s):// URL; root an absolute directory; return a "
+            "status code with an optional URL or text; proxy_ca_file an absolute file path, proxy_groups known key-exchange "
+            "groups, each named once, and proxy_client_certificate a kind of client certificate this host has "
+            "(certificates_client_certificate=true; no classical one where ACME issues the classical certificates), each "
+            "only with an https:// proxy or a named upstream with a tls_server_name."
+            % (site.get("name"), json.dumps(shown), ", ".join(upstream_names)))
+
+
+def nginx_settings_problems(sites, settings):
+    """What is wrong with the nginx role's settings before anything on the host is read, one sentence each naming the
+    setting and its value; [] when nothing is.
+
+    sites: pqc.edge.nginx_sites' result. settings: groups (nginx_groups), profile_name and profile_groups (the
+    compliance profile in force), http_port, https_port, protocols, upstreams (nginx_upstreams), install_method,
+    source_prefix, openssl (pqc_edge_openssl: origin, version, tls_groups), tls_library, prefer_server_order,
+    group_policy, issued_certificates (the certificates role's, by site name), acme (whether the certificates role orders
+    from an ACME directory), acme_sites (the sites it issues for, as pqc_edge_sites gives them)."""
+    openssl = settings.get("openssl") or {}
+    tls_library = settings.get("tls_library") or "openssl"
+    problems = []
+    if settings.get("install_method") == "source" and not _matches("^/", settings.get("source_prefix")):
+        problems.append("nginx_source_prefix='%s' must be an absolute path." % settings.get("source_prefix"))
+    problems += _group_problems(dict(settings, tls_library=tls_library, openssl_version=openssl.get("version"),
+                                     openssl_tls_groups=openssl.get("tls_groups")))
+    http_port, https_port = _number(settings.get("http_port")), _number(settings.get("https_port"))
+    protocols = settings.get("protocols") or []
+    if (not 1 <= http_port <= 65535 or not 1 <= https_port <= 65535 or http_port == https_port or not protocols
+            or [protocol for protocol in protocols if protocol not in PROTOCOL_CHOICES]):
+        problems.append("nginx_http_port=%s and nginx_https_port=%s must be two different ports from 1 to 65535; "
+                        "nginx_tls_protocols=%s must be a non-empty subset of %s."
+                        % (settings.get("http_port"), settings.get("https_port"), protocols, PROTOCOL_CHOICES))
+    upstreams = settings.get("upstreams") or []
+    problems += [problem for problem in map(_upstream_problem, upstreams) if problem]
+    problems += [problem for problem in (_site_problem(site, sites) for site in sites) if problem]
+    upstream_names = ["backend"] + [upstream.get("name") for upstream in upstreams]
+    problems += [problem for problem in (_location_problem(site, location, upstream_names)
+                                         for site in sites for location in site["locations"]) if problem]
+    conflicts = upstream_trust_conflicts(sites)
+    if conflicts:
+        problems.append("pqc_edge_sites: %s. nginx shares the TLS sessions of one upstream host and port between its "
+                        "locations, so give them the same proxy_ca_file." % "; ".join(conflicts))
+    untrusted = [site["name"] for site in sites if site["client_auth"] != "none" and site["client_ca_file"] is None]
+    if untrusted:
+        problems.append("pqc_edge_sites: %s set client_auth but name no client_ca_file, and certificates_authority is not "
+                        "fleet_ca (whose roots they would trust otherwise)." % ", ".join(untrusted))
+    claims = claim_conflicts(sites)
+    if claims:
+        problems.append("pqc_edge_sites: %s claimed by more than one site; nginx would answer for only one of them."
+                        % ", ".join(claims))
+    issued = settings.get("issued_certificates") or {}
+    for site in sites:
+        # A name that is not a string is named above, and names no issued certificates.
+        served = site["certificates"] or (issued.get(site["name"]) if isinstance(site["name"], str) else None) or []
+        if not served or not all(isinstance(entry, dict) and "certificate" in entry and "private_key" in entry
+                                 for entry in served):
+            problems.append("pqc_edge_sites: site '%s' has no certificates, or incomplete ones: run pqc.edge.certificates "
+                            "before this role, or give the site a list of {algorithm, certificate, private_key}."
+                            % site["name"])
+    # The ACME CA validates the certificates role's names over plain HTTP (HTTP-01) on the sites it issues for.
+    without_http = sites_without_http(settings.get("acme_sites") or [], settings.get("http_port")) if settings.get("acme") else []
+    if without_http:
+        problems.append("certificates_acme_directory is set, but sites without a plain HTTP server cannot answer HTTP-01: "
+                        "%s (http_port 0)" % ", ".join(without_http))
+    if openssl.get("origin") == "source" and settings.get("install_method") != "source":
+        problems.append("pqc_edge_openssl_origin=source builds OpenSSL %s with an nginx built from source (linked into "
+                        "it, or beside AWS-LC for its command line); nginx_install_method=%s installs the distribution's "
+                        "nginx, which uses the host's OpenSSL. Set nginx_install_method=source."
+                        % ((openssl.get("source") or {}).get("version"), settings.get("install_method")))
+    problems += [problem + "." for problem in tls_library_problems(tls_library, {
+        "install_method": settings.get("install_method"), "openssl_version": openssl.get("version"),
+        "group_policy": settings.get("group_policy"), "groups": settings.get("profile_groups"),
+        "prefer_server_order": settings.get("prefer_server_order"), "sites": sites})]
+    return problems
+
+
 class FilterModule(object):
     def filters(self):
         return {"nginx_sites": nginx_sites, "site_certificates": site_certificates, "site_files": site_files, "config_files": config_files,
                 "site_ports": site_ports, "claim_conflicts": claim_conflicts, "default_clashes": default_clashes,
                 "quic_reuseport_sites": quic_reuseport_sites, "upstream_trust_conflicts": upstream_trust_conflicts,
-                "upstream_hops": upstream_hops, "tls_library_problems": tls_library_problems}
+                "upstream_hops": upstream_hops, "tls_library_problems": tls_library_problems,
+                "nginx_settings_problems": nginx_settings_problems}

@@ -254,3 +254,127 @@ def test_aws_lc_needs_an_openssl_35_command_line_to_make_the_keys():
     # prefer with the server's order would enforce after all: refused too.
     assert "nginx_group_policy=prefer with nginx_prefer_server_order=true" in \
         nginx.tls_library_problems("aws-lc", dict(AWS_LC_OK, group_policy="prefer"))[0]
+
+
+GOOD_SETTINGS = {
+    "groups": ["X25519MLKEM768", "X25519"], "profile_name": "web", "profile_groups": ["X25519MLKEM768", "X25519"],
+    "group_policy": "enforce", "prefer_server_order": False, "http_port": 8080, "https_port": 8443,
+    "protocols": ["TLSv1.3"], "upstreams": [], "install_method": "package", "source_prefix": "/opt/pqc-edge/nginx",
+    "openssl": {"origin": "system", "version": "3.5.4", "tls_groups": ["x25519mlkem768", "x25519"]},
+    "tls_library": "openssl", "acme": False, "acme_sites": []}
+
+
+def settings_problems(sites=None, **changes):
+    sites = nginx.nginx_sites(sites or [{"name": "default", "server_names": ["edge.example"], "default_server": True}],
+                              8443, 8080, upstreams=changes.get("upstreams"))
+    certificates = dict((site["name"], [{"certificate": "/c.crt", "private_key": "/c.key"}]) for site in sites)
+    return nginx.nginx_settings_problems(sites, dict(GOOD_SETTINGS, issued_certificates=certificates, **changes))
+
+
+def test_sound_nginx_settings_have_no_problem():
+    assert settings_problems() == []
+    assert settings_problems(upstreams=[{"name": "api", "servers": ["10.0.0.5:8443 weight=2"],
+                                         "tls_server_name": "api.internal"}]) == []
+
+
+@pytest.mark.parametrize("changes, named", [
+    ({"groups": ["X25519MLKEM768", "FrodoKEM"]}, "unknown key-exchange group 'FrodoKEM'"),
+    ({"groups": ["X25519", "x25519"]}, "nginx_groups=['X25519', 'x25519'] must be non-empty, name each group once"),
+    ({"groups": ["X25519"]}, "at least one hybrid or post-quantum group"),
+    ({"https_port": 8080}, "nginx_http_port=8080 and nginx_https_port=8080 must be two different ports"),
+    ({"protocols": ["TLSv1.1"]}, "nginx_tls_protocols=['TLSv1.1'] must be a non-empty subset"),
+    ({"install_method": "source", "source_prefix": "opt/nginx"}, "nginx_source_prefix='opt/nginx' must be an absolute"),
+    ({"upstreams": [{"name": "backend", "servers": ["a:1"]}]}, "upstream 'backend' needs a name"),
+    ({"upstreams": [{"name": "api", "servers": ["a:1; evil"]}]}, 'servers=["a:1; evil"]'),
+    ({"upstreams": [{"name": "api", "servers": ["a:1"], "keepalive": 0}]}, "keepalive=0 connections"),
+    ({"upstreams": [{"name": "api", "servers": ["unix:/run/a.sock"], "tls_server_name": "a"}]}, "tls_server_name=a, where"),
+    ({"openssl": {"origin": "system", "version": "3.5.4", "tls_groups": ["x25519"]}},
+     "nginx_groups 'X25519MLKEM768' is not supported by the host's OpenSSL 3.5.4 (it offers x25519)"),
+    ({"openssl": {"origin": "source", "version": "3.5.7", "source": {"version": "3.5.7"}, "tls_groups": []}},
+     "pqc_edge_openssl_origin=source builds OpenSSL 3.5.7 with an nginx built from source"),
+    ({"tls_library": "aws-lc"}, "nginx_install_method=package installs the distribution's nginx. Set"),
+])
+def test_each_broken_setting_is_named_with_its_value(changes, named):
+    problems = settings_problems(**changes)
+    assert len(problems) == 1 or changes.get("tls_library"), problems
+    assert named in " ".join(problems)
+
+
+def test_a_compliance_profiles_group_is_named_by_its_profile():
+    problems = settings_problems(profile_name="cnsa2", profile_groups=["MLKEM1024"])
+    assert problems == ["pqc_edge_profile cnsa2: its group 'MLKEM1024' is not supported by the host's OpenSSL 3.5.4 "
+                        "(it offers x25519mlkem768, x25519)."]
+
+
+@pytest.mark.parametrize("site, named", [
+    ({"name": "bad name", "server_names": ["a.example"]}, "site 'bad name' is not valid"),
+    ({"name": "s", "server_names": ["a.example", "bad;name"]}, "server_names=['a.example', 'bad;name'] must list host "
+                                                               "names (or *.wildcards, or addresses), not bad;name;"),
+    ({"name": "s", "server_names": []}, "server_names=[] must list"),
+    ({"name": "s", "server_names": ["a.example"], "https_port": 70000}, "https_port=70000 must be 1-65535"),
+    ({"name": "s", "server_names": ["a.example"], "http_port": 8443}, "http_port=8443 another port or 0"),
+    ({"name": "s", "server_names": ["a.example"], "extra_directives": ["add_header X y"]},
+     'extra_directives=["add_header X y"] must be nginx directives'),
+    ({"name": "s", "server_names": ["a.example"], "client_auth": "maybe", "client_ca_file": "/ca.pem"},
+     "client_auth=maybe none, optional or required"),
+    ({"name": "s", "server_names": ["a.example"], "client_auth": "required", "client_ca_file": "ca.pem"},
+     "client_ca_file=ca.pem an absolute file path"),
+    ({"name": "s", "server_names": ["a.example"], "client_auth": "required"},
+     "s set client_auth but name no client_ca_file"),
+    ({"name": "s", "server_names": ["a.example"], "locations": [{"path": "no-slash", "proxy": "backend"}]},
+     'invalid location {"path": "no-slash", "proxy": "backend", "upstream_tls": null}'),
+    ({"name": "s", "server_names": ["a.example"], "locations": [{"path": "/", "proxy": "nowhere"}]},
+     "proxy must be one of backend or an http(s):// URL"),
+    ({"name": "s", "server_names": ["a.example"], "locations": [{"path": "/", "proxy": "http://a", "proxy_ca_file": "/c"}]},
+     '"proxy_ca_file": "/c"'),
+    ({"name": "s", "server_names": ["a.example"],
+      "locations": [{"path": "/", "proxy": "https://a", "proxy_groups": ["X25519", "x25519"]}]}, '"proxy_groups": ["X25519"'),
+    ({"name": "s", "server_names": ["a.example"],
+      "locations": [{"path": "/", "proxy": "https://a", "proxy_client_certificate": "ml-dsa"}]},
+     '"proxy_client_certificate": "ml-dsa"'),
+])
+def test_each_broken_site_or_location_is_named_with_its_value(site, named):
+    problems = settings_problems([site])
+    assert len(problems) == 1, problems
+    assert named in problems[0]
+
+
+def test_sites_that_clash_lack_certificates_or_cannot_answer_http_01_are_named():
+    sites = nginx.nginx_sites([{"name": "a", "server_names": ["x.example"]}, {"name": "b", "server_names": ["x.example"]}],
+                              8443, 8080)
+    problems = nginx.nginx_settings_problems(sites, dict(GOOD_SETTINGS, issued_certificates={
+        "a": [{"certificate": "/a.crt", "private_key": "/a.key"}], "b": [{"certificate": "/b.crt"}]}))
+    assert problems == [
+        "pqc_edge_sites: x.example on port 8443 claimed by more than one site; nginx would answer for only one of them.",
+        "pqc_edge_sites: site 'b' has no certificates, or incomplete ones: run pqc.edge.certificates before this role, or "
+        "give the site a list of {algorithm, certificate, private_key}."]
+    assert settings_problems(acme=True, acme_sites=[{"name": "default", "http_port": 0}]) == [
+        "certificates_acme_directory is set, but sites without a plain HTTP server cannot answer HTTP-01: default "
+        "(http_port 0)"]
+    assert settings_problems(acme=False, acme_sites=[{"name": "default", "http_port": 0}]) == []
+
+
+def test_a_site_named_by_a_list_is_named_not_a_crash():
+    sites = nginx.nginx_sites([{"name": ["a", "list"], "server_names": ["a.example"]}], 8443, 8080)
+    problems = nginx.nginx_settings_problems(sites, dict(GOOD_SETTINGS, issued_certificates={"default": []}))
+    assert "site '['a', 'list']' is not valid" in problems[0] and "site '['a', 'list']' has no certificates" in problems[1]
+
+
+def test_a_site_serves_its_own_certificates_without_issued_ones():
+    sites = nginx.nginx_sites([{"name": "own", "server_names": ["a.example"], "certificates": [
+        {"algorithm": "ecdsa", "certificate": "/own.crt", "private_key": "/own.key"}]}], 8443, 8080)
+    assert nginx.nginx_settings_problems(sites, GOOD_SETTINGS) == []
+
+
+def test_two_locations_trusting_one_upstream_two_ways_are_named():
+    sites = [{"name": "s", "server_names": ["a.example"], "locations": [
+        {"path": "/a", "proxy": "https://api.example", "proxy_ca_file": "/one.pem"},
+        {"path": "/b", "proxy": "https://api.example", "proxy_ca_file": "/two.pem"}]}]
+    problems = settings_problems(sites)
+    assert len(problems) == 1 and "https://api.example:443 is verified against /one.pem" in problems[0]
+
+
+def test_aws_lc_problems_end_as_sentences():
+    problems = settings_problems(tls_library="aws-lc", install_method="source", prefer_server_order=True,
+                                 openssl={"origin": "system", "version": "3.0.17", "tls_groups": []})
+    assert len(problems) == 1 and problems[0].endswith("build the pinned OpenSSL's command line for them.")

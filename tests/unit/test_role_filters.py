@@ -138,3 +138,54 @@ def test_the_lists_become_one_pem_file_and_a_der_file_per_ca_skipped_cas_left_ou
         ("/d/crls.pem", "-----BEGIN X509 CRL-----\nAA\n-----END X509 CRL-----\n", None), ("/d/mldsa65-root.crl.der", "AAE=", "base64")]
     assert {(f["owner"], f["group"], f["mode"]) for f in files} == {("root", "root", "0644")}
     assert certificates.crl_files([{"ca": {"name": "x"}, "skipped": True}], "/d") == [] and certificates.crl_files(None, "/d") == []
+
+
+GOOD_CERTIFICATE_SETTINGS = {
+    "host": "edge1", "openssl_version": "3.5.4", "subject_alt_names": ["DNS:edge.example", "IP:192.0.2.7", "DNS:*.example"],
+    "configured_alt_names": [], "renew_days": 30, "valid_days": 90, "ca_valid_days": 3650, "rsa_bits": 2048,
+    "profile_name": "web", "algorithms": ["ML-DSA-44", "ECDSA"], "classical_algorithm": "ECDSA",
+    "pq_algorithm": "ML-DSA-44", "pq_in_tls": True, "require_pq_signature": False, "client": False,
+    "authority": "self_signed", "acme": False}
+FLEET_CA = {"authority": "fleet_ca", "ca_host": "ca1", "ca_host_known": True, "fleet_domains": ["example"],
+            "fleet_max_valid_days": 90, "fleet_names_outside": []}
+
+
+def certificate_problems(**changes):
+    return certificates.certificates_settings_problems(dict(GOOD_CERTIFICATE_SETTINGS, **changes))
+
+
+def test_sound_certificate_settings_have_no_problem():
+    assert certificate_problems() == []
+    assert certificate_problems(renew_days=None, client=True, **FLEET_CA) == []
+    assert certificate_problems(acme=True, acme_directory="https://acme.example/dir", acme_terms_agreed=True,
+                                acme_bad_names=[]) == []
+
+
+@pytest.mark.parametrize("changes, problem", [
+    ({"subject_alt_names": ["DNS:edge.example", "edge.example", "edge.example"], "configured_alt_names": ["edge.example"]},
+     "certificates_subject_alt_names=[\"edge.example\"] or a site of pqc_edge_sites: invalid entry edge.example; "
+     "expected DNS:<host name> or IP:<address>"),
+    ({"renew_days": 90}, "certificates_renew_days=90 must be at least 0 and below certificates_valid_days (90) and "
+                         "certificates_ca_valid_days (3650)."),
+    ({"algorithms": [], "pq_in_tls": False, "openssl_version": "3.0.17", "profile_name": "cnsa2"},
+     "pqc_edge_profile=cnsa2 serves no classical certificate, and OpenSSL 3.0.17 on edge1 cannot use ML-DSA-44 "
+     "certificates in TLS."),
+    ({"classical_algorithm": "none", "acme": True, "acme_directory": "https://a.example/", "acme_terms_agreed": True},
+     "pqc_edge_profile=web serves no classical certificate, so certificates_acme_directory (which issues classical ones) "
+     "cannot be used."),
+    ({"client": True}, "certificates_authority=self_signed."),
+    ({"require_pq_signature": True, "pq_in_tls": False, "algorithms": ["ECDSA"]},
+     "certificates_require_pq_signature=true, but OpenSSL 3.5.4 on edge1 cannot use ML-DSA-44 certificates in TLS"),
+    (dict(FLEET_CA, ca_host="ca9", ca_host_known=False), "certificates_ca_host=ca9 is not one."),
+    (dict(FLEET_CA, fleet_domains=[]), "edge1: the fleet CA on ca1 needs certificates_fleet_ca_domains"),
+    (dict(FLEET_CA, fleet_max_valid_days=30), "certificates_fleet_ca_max_valid_days=30 days, certificates_valid_days=90."),
+    (dict(FLEET_CA, fleet_names_outside=["edge.other"]), "outside them: edge.other (from pqc_edge_sites"),
+    ({"acme": True, "acme_directory": "http://acme.example", "acme_terms_agreed": False, "acme_bad_names": ["IP:192.0.2.7"]},
+     "certificates_acme_directory=http://acme.example: set certificates_acme_terms_agreed=true to agree to its terms of "
+     "service; it must be an https:// URL; an ACME CA cannot validate IP:192.0.2.7 over HTTP-01"),
+    ({"rsa_bits": 1024}, "certificates_rsa_bits=1024 is too small; use 2048 or more."),
+])
+def test_each_broken_certificate_setting_is_named_with_its_value(changes, problem):
+    problems = certificate_problems(**changes)
+    assert len(problems) == 1, problems
+    assert problem in problems[0]
