@@ -54,6 +54,20 @@ def written_unchanged(content, marker):
     return _seal.written_unchanged(content, marker)
 
 
+def unwritable_paths(paths, writable, host):
+    """One sentence for each directory a role will create or write to that cannot be: paths are {name (the variable
+    that set it), path}, writable is pqc.edge.host_facts' `writable` result for them (path -> "writable", or the
+    nearest existing ancestor that is not a writable directory), host the inventory name."""
+    problems = []
+    for entry in paths:
+        state = (writable or {}).get(entry["path"], "not read")
+        if state != "writable":
+            problems.append("%s=%s cannot be written on %s: %s is not a writable directory (a file in the way, or a "
+                            "read-only file system)." % (entry["name"], entry["path"], host, state))
+    return problems
+
+
 class FilterModule(object):
     def filters(self):
-        return {"differs": differs, "to_write": to_write, "written_unchanged": written_unchanged}
+        return {"differs": differs, "to_write": to_write, "written_unchanged": written_unchanged,
+                "unwritable_paths": unwritable_paths}

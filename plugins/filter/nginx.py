@@ -494,10 +494,58 @@ def nginx_settings_problems(sites, settings):
     return problems
 
 
+def port_holders(tcp_listeners, port):
+    """The programs other than nginx that listen on `port`, as "name,pid=N", from `ss -Htlnp`'s lines (pqc.edge.host_facts'
+    tcp_listeners), which read e.g. `LISTEN 0 5 127.0.0.1:9443 0.0.0.0:* users:(("python3",pid=20945,fd=3))`."""
+    holders = []
+    for line in tcp_listeners or []:
+        if not re.search(r"[]:]%d " % int(port), line) or '"nginx"' in line:
+            continue
+        user = re.search(r'users:[(][(]"([^"]+)",(pid=[0-9]+)', line)
+        holders.append("%s,%s" % user.groups() if user else "a program ss does not name")
+    return holders
+
+
+def nginx_host_problems(sites, read):
+    """What the host as it is keeps nginx from serving the sites, one sentence each; [] when nothing does.
+
+    sites: pqc.edge.nginx_sites' result. read: host (the inventory name), tcp_listeners (pqc.edge.host_facts'), http_port
+    and https_port (the role's), conf_path, conf_dir, conf_md5 and conf_edited (nginx.conf is neither the package's nor
+    pqc.edge's as it wrote it), replace_modified_conf, servers and classical_overrides (pqc.edge.nginx_servers'),
+    stock_default_link (the stock default site where it is being disabled, whose default server does not count, else
+    None), require_pq_everywhere."""
+    host = read.get("host")
+    problems = []
+    # nginx would fail to bind after its configuration was written.
+    for port in site_ports(sites):
+        holders = port_holders(read.get("tcp_listeners"), port)
+        if holders:
+            problems.append("port %d of pqc_edge_sites is already in use on %s by %s; choose another port (nginx_http_port=%s, "
+                            "nginx_https_port=%s, or the site's own) or stop that program."
+                            % (port, host, ", ".join(holders), read.get("http_port"), read.get("https_port")))
+    # Replacing an nginx.conf that someone edited would drop whatever they put in it.
+    if read.get("conf_edited") and not read.get("replace_modified_conf"):
+        conf_path, conf_dir = read.get("conf_path"), read.get("conf_dir")
+        problems.append("%s on %s was edited (md5 %s, neither the package's nor pqc.edge's as it wrote it): pqc.edge writes its "
+                        "own nginx.conf, which includes %s/conf.d/*.conf and %s/sites-enabled/*. Move what you added into "
+                        "those, or set nginx_replace_modified_conf=true to replace it anyway (a copy is kept as "
+                        "%s.pqc-edge-orig)." % (conf_path, host, read.get("conf_md5") or "-", conf_dir, conf_dir, conf_path))
+    clashes = default_clashes(sites, read.get("servers"), read.get("stock_default_link"))
+    if clashes:
+        problems.append("pqc_edge_sites: a site with default_server=true would be a second default server on %s: %s already "
+                        "is. Set default_server: false on the site, or remove default_server there." % (host, ", ".join(clashes)))
+    overrides = read.get("classical_overrides") or []
+    if overrides and read.get("require_pq_everywhere"):
+        problems.append("nginx_require_pq_everywhere=true, but these TLS servers on %s keep classical key exchange: %s. Remove "
+                        "their own ssl_ecdh_curve (or ssl_conf_command Groups) and ssl_protocols so that they inherit the "
+                        "policy, or add a hybrid group and TLSv1.3." % (host, " | ".join(entry["reason"] for entry in overrides)))
+    return problems
+
+
 class FilterModule(object):
     def filters(self):
         return {"nginx_sites": nginx_sites, "site_certificates": site_certificates, "site_files": site_files, "config_files": config_files,
                 "site_ports": site_ports, "claim_conflicts": claim_conflicts, "default_clashes": default_clashes,
                 "quic_reuseport_sites": quic_reuseport_sites, "upstream_trust_conflicts": upstream_trust_conflicts,
                 "upstream_hops": upstream_hops, "tls_library_problems": tls_library_problems,
-                "nginx_settings_problems": nginx_settings_problems}
+                "nginx_settings_problems": nginx_settings_problems, "nginx_host_problems": nginx_host_problems}

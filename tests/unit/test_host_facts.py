@@ -7,7 +7,7 @@ import os
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.pqc.edge.plugins.filter.files import differs
+from ansible_collections.pqc.edge.plugins.filter.files import differs, unwritable_paths
 from ansible_collections.pqc.edge.plugins.modules import host_facts
 
 from module_runner import run_module
@@ -54,6 +54,13 @@ def test_reads_globs_and_writable_paths(tree):
     assert result["found"][pattern] == [site]
     assert result["writable"][str(tree / "new" / "dir")] == "writable"
     assert result["writable"][str(blocker / "below")] == str(blocker)
+    # What the preflights make of that read: the variable, its value, and what is in the way.
+    paths = [{"name": "certificates_dir", "path": str(tree / "new" / "dir")},
+             {"name": "backend_home", "path": str(blocker / "below")}]
+    assert unwritable_paths(paths, result["writable"], "edge1") == [
+        "backend_home=%s cannot be written on edge1: %s is not a writable directory (a file in the way, or a read-only "
+        "file system)." % (blocker / "below", blocker)]
+    assert unwritable_paths(paths[:1], result["writable"], "edge1") == []
 
 
 def test_users_groups_and_the_machine(tree):

@@ -378,3 +378,56 @@ def test_aws_lc_problems_end_as_sentences():
     problems = settings_problems(tls_library="aws-lc", install_method="source", prefer_server_order=True,
                                  openssl={"origin": "system", "version": "3.0.17", "tls_groups": []})
     assert len(problems) == 1 and problems[0].endswith("build the pinned OpenSSL's command line for them.")
+
+
+SS_LINES = ['LISTEN 0 5 127.0.0.1:9443 0.0.0.0:* users:(("python3",pid=20945,fd=3))',
+            'LISTEN 0 511 0.0.0.0:8443 0.0.0.0:* users:(("nginx",pid=7,fd=6),("nginx",pid=8,fd=6))',
+            'LISTEN 0 128 [::]:8080 [::]:* users:(("haproxy",pid=31,fd=4))',
+            'LISTEN 0 128 0.0.0.0:18080 0.0.0.0:*']
+
+
+def host_problems(sites=None, **read):
+    sites = nginx.nginx_sites(sites or [{"name": "default", "server_names": ["edge.example"], "default_server": True}],
+                              8443, 8080)
+    return nginx.nginx_host_problems(sites, dict({"host": "edge1", "http_port": 8080, "https_port": 8443}, **read))
+
+
+def test_port_holders_are_other_programs_on_that_port():
+    assert nginx.port_holders(SS_LINES, 9443) == ["python3,pid=20945"]
+    assert nginx.port_holders(SS_LINES, 8443) == []  # nginx itself, serving already
+    assert nginx.port_holders(SS_LINES, 8080) == ["haproxy,pid=31"]
+    assert nginx.port_holders(SS_LINES, 80) == []
+    assert nginx.port_holders(["LISTEN 0 5 0.0.0.0:80 0.0.0.0:*"], 80) == ["a program ss does not name"]
+
+
+def test_a_host_as_it_should_be_has_no_problem():
+    assert host_problems(tcp_listeners=SS_LINES[1:2], servers=[], classical_overrides=[]) == []
+
+
+def test_each_thing_on_the_host_that_stops_nginx_is_named():
+    problems = host_problems(
+        tcp_listeners=SS_LINES, conf_edited=True, conf_path="/etc/nginx/nginx.conf", conf_dir="/etc/nginx",
+        conf_md5="abc", servers=[{"file": "/etc/nginx/sites-enabled/mine", "line": 3, "server_names": ["mine"],
+                                  "listen": [{"port": 8443, "default_server": True}]}],
+        classical_overrides=[{"reason": "/etc/nginx/conf.d/old.conf:2 sets ssl_ecdh_curve X25519"}],
+        require_pq_everywhere=True)
+    assert problems == [
+        "port 8080 of pqc_edge_sites is already in use on edge1 by haproxy,pid=31; choose another port "
+        "(nginx_http_port=8080, nginx_https_port=8443, or the site's own) or stop that program.",
+        "/etc/nginx/nginx.conf on edge1 was edited (md5 abc, neither the package's nor pqc.edge's as it wrote it): pqc.edge "
+        "writes its own nginx.conf, which includes /etc/nginx/conf.d/*.conf and /etc/nginx/sites-enabled/*. Move what you "
+        "added into those, or set nginx_replace_modified_conf=true to replace it anyway (a copy is kept as "
+        "/etc/nginx/nginx.conf.pqc-edge-orig).",
+        "pqc_edge_sites: a site with default_server=true would be a second default server on edge1: "
+        "/etc/nginx/sites-enabled/mine:3 (server_name mine) on port 8443 already is. Set default_server: false on the site, "
+        "or remove default_server there.",
+        "nginx_require_pq_everywhere=true, but these TLS servers on edge1 keep classical key exchange: "
+        "/etc/nginx/conf.d/old.conf:2 sets ssl_ecdh_curve X25519. Remove their own ssl_ecdh_curve (or ssl_conf_command "
+        "Groups) and ssl_protocols so that they inherit the policy, or add a hybrid group and TLSv1.3."]
+
+
+def test_what_the_operator_allowed_or_pqc_edge_disables_is_no_problem():
+    assert host_problems(conf_edited=True, replace_modified_conf=True, classical_overrides=[{"reason": "x"}],
+                         require_pq_everywhere=False, stock_default_link="/etc/nginx/sites-enabled/default",
+                         servers=[{"file": "/etc/nginx/sites-enabled/default", "line": 1, "server_names": ["_"],
+                                   "listen": [{"port": 8080, "default_server": True}]}]) == []

@@ -1,6 +1,7 @@
 """The certificates role's filters, the preflight's messages and the report's fleet sums."""
 
 import pytest
+from ansible.errors import AnsibleFilterError
 
 from ansible_collections.pqc.edge.plugins.filter import certificates, inputs, report
 
@@ -67,6 +68,27 @@ def test_broken_rules_name_each_bad_option_with_its_value_and_rule():
     assert inputs.given(["d"], [""]) == ['d=""']
     with pytest.raises(ValueError):
         inputs.given(["b"], [])
+
+
+@pytest.mark.parametrize("rule, good, bad", [
+    ({"match": r"^/[^\s]*[^/\s]$"}, ["/opt/pqc-edge", "/a"], ["opt", "/", "/a b", ["/a"], {"a": 1}]),
+    ({"match": "^[0-9a-f]{64}$", "also_allowed": [""]}, ["", "a" * 64], ["A" * 64, "a" * 63, None]),
+    ({"match": "^[a-z_][a-z0-9_-]{0,31}$", "refused": ["root"]}, ["www-data", "pqc"], ["root", "Root", ""]),
+    ({"range": [1, 1024], "match": "^[0-9]+$", "also_allowed": ["auto"]}, ["auto", 4, "1024"], [0, 1025, "4x", 4.5, "many"]),
+    ({"range": [0, 86400]}, [0, "30", 86400], [-1, 86401, "90000"]),
+    ({"one_of": [2048, 3072]}, [2048, "3072"], [1024, "big"]),
+    ({"each_match": r"^--[a-z0-9_-]+(=[^\s]+)?$"}, [[], ["--with-x", "--a=b"]], [["--a b"], "--with-x", [1], None]),
+    ({"each_match": "^[A-Z0-9_-]+$", "not_empty": True}, [["ECDHE-ECDSA-AES128-GCM-SHA256"]], [[], ["lower"]]),
+])
+def test_rules_given_as_data_check_the_settings_value(rule, good, bad):
+    rule = dict(rule, option="x", rule="words")
+    assert [value for value in good if inputs.broken_rules([rule], {"x": value})] == []
+    assert [value for value in bad if not inputs.broken_rules([rule], {"x": value})] == []
+
+
+def test_a_rule_that_says_nothing_it_can_check_is_an_error():
+    with pytest.raises(AnsibleFilterError):
+        inputs.broken_rules([{"option": "x", "rule": "words"}], {"x": 1})
 
 
 def test_the_options_an_error_names_are_found_as_whole_words():
