@@ -17,7 +17,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.pqc.edge.plugins.filter.certificates import sites_without_http
 from ansible_collections.pqc.edge.plugins.filter.groups import _version_tuple
-from ansible_collections.pqc.edge.plugins.filter.inputs import quoted
+from ansible_collections.pqc.edge.plugins.filter.inputs import _number, quoted
 from ansible_collections.pqc.edge.plugins.module_utils import _groups, _seal
 
 # The backend role's socket, the upstream `backend`, answers every path unless a site says otherwise.
@@ -321,17 +321,6 @@ ABSOLUTE_FILE = r"^/[^\s;{}]*[^/\s;{}]$"
 def _matches(pattern, value):
     """Jinja's `match` test: the pattern at the start of a string; False for anything that is not a string."""
     return isinstance(value, str) and re.match(pattern, value) is not None
-
-
-def _number(value, default=0):
-    """Jinja's `int` filter: a number, or `default` for what is not one."""
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        try:
-            return int(float(value))
-        except (TypeError, ValueError):
-            return default
 
 
 def _group_problems(settings):
