@@ -210,7 +210,7 @@ def certificates_settings_problems(settings):
 
     settings: host (the inventory name), openssl_version (pqc_edge_openssl's), subject_alt_names (every name of the
     certificates this role issues) and configured_alt_names (certificates_subject_alt_names), renew_days, valid_days,
-    ca_valid_days, rsa_bits, profile_name, algorithms (what each site gets), classical_algorithm, pq_algorithm,
+    ca_valid_days, profile_name, algorithms (what each site gets), classical_algorithm, pq_algorithm,
     pq_in_tls (this OpenSSL can serve the post-quantum certificate), require_pq_signature, client (client
     certificates wanted), authority; for a fleet CA ca_host, ca_host_known (it is a host of the inventory),
     fleet_domains, fleet_max_valid_days, fleet_names_outside; for ACME acme (a directory is set), acme_directory,
@@ -240,8 +240,6 @@ def certificates_settings_problems(settings):
         problems += _fleet_ca_problems(settings)
     if acme:
         problems += _acme_problems(settings)
-    if int(settings.get("rsa_bits") or 0) < 2048:
-        problems.append("certificates_rsa_bits=%s is too small; use 2048 or more." % settings.get("rsa_bits"))
     return problems
 
 

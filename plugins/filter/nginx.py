@@ -422,14 +422,12 @@ def nginx_settings_problems(sites, settings):
 
     sites: pqc.edge.nginx_sites' result. settings: groups (nginx_groups), profile_name and profile_groups (the
     compliance profile in force), http_port, https_port, protocols, upstreams (nginx_upstreams), install_method,
-    source_prefix, openssl (pqc_edge_openssl: origin, version, tls_groups), tls_library, prefer_server_order,
+    openssl (pqc_edge_openssl: origin, version, tls_groups), tls_library, prefer_server_order,
     group_policy, issued_certificates (the certificates role's, by site name), acme (whether the certificates role orders
     from an ACME directory), acme_sites (the sites it issues for, as pqc_edge_sites gives them)."""
     openssl = settings.get("openssl") or {}
     tls_library = settings.get("tls_library") or "openssl"
     problems = []
-    if settings.get("install_method") == "source" and not _matches("^/", settings.get("source_prefix")):
-        problems.append("nginx_source_prefix='%s' must be an absolute path." % settings.get("source_prefix"))
     problems += _group_problems(dict(settings, tls_library=tls_library, openssl_version=openssl.get("version"),
                                      openssl_tls_groups=openssl.get("tls_groups")))
     http_port, https_port = _number(settings.get("http_port")), _number(settings.get("https_port"))
@@ -496,13 +494,12 @@ def port_holders(tcp_listeners, port):
 
 
 def nginx_host_problems(sites, read):
-    """What the host as it is keeps nginx from serving the sites, one sentence each; [] when nothing does.
+    """What the host as it is keeps nginx from serving the sites, one sentence each; [] when nothing does. Read before
+    anything asks nginx for its configuration, which an edited nginx.conf may keep it from giving.
 
     sites: pqc.edge.nginx_sites' result. read: host (the inventory name), tcp_listeners (pqc.edge.host_facts'), http_port
     and https_port (the role's), conf_path, conf_dir, conf_md5 and conf_edited (nginx.conf is neither the package's nor
-    pqc.edge's as it wrote it), replace_modified_conf, servers and classical_overrides (pqc.edge.nginx_servers'),
-    stock_default_link (the stock default site where it is being disabled, whose default server does not count, else
-    None), require_pq_everywhere."""
+    pqc.edge's as it wrote it) and replace_modified_conf."""
     host = read.get("host")
     problems = []
     # nginx would fail to bind after its configuration was written.
@@ -519,12 +516,24 @@ def nginx_host_problems(sites, read):
                         "own nginx.conf, which includes %s/conf.d/*.conf and %s/sites-enabled/*. Move what you added into "
                         "those, or set nginx_replace_modified_conf=true to replace it anyway (a copy is kept as "
                         "%s.pqc-edge-orig)." % (conf_path, host, read.get("conf_md5") or "-", conf_dir, conf_dir, conf_path))
-    clashes = default_clashes(sites, read.get("servers"), read.get("stock_default_link"))
+    return problems
+
+
+def nginx_servers_problems(sites, current):
+    """What the servers nginx serves now keep the sites from being served as they are set, one sentence each; [] when
+    nothing does.
+
+    sites: pqc.edge.nginx_sites' result. current: host (the inventory name), servers and classical_overrides
+    (pqc.edge.nginx_servers'), stock_default_link (the stock default site where it is being disabled, whose default
+    server does not count, else None) and require_pq_everywhere."""
+    host = current.get("host")
+    problems = []
+    clashes = default_clashes(sites, current.get("servers"), current.get("stock_default_link"))
     if clashes:
         problems.append("pqc_edge_sites: a site with default_server=true would be a second default server on %s: %s already "
                         "is. Set default_server: false on the site, or remove default_server there." % (host, ", ".join(clashes)))
-    overrides = read.get("classical_overrides") or []
-    if overrides and read.get("require_pq_everywhere"):
+    overrides = current.get("classical_overrides") or []
+    if overrides and current.get("require_pq_everywhere"):
         problems.append("nginx_require_pq_everywhere=true, but these TLS servers on %s keep classical key exchange: %s. Remove "
                         "their own ssl_ecdh_curve (or ssl_conf_command Groups) and ssl_protocols so that they inherit the "
                         "policy, or add a hybrid group and TLSv1.3." % (host, " | ".join(entry["reason"] for entry in overrides)))
@@ -537,4 +546,5 @@ class FilterModule(object):
                 "site_ports": site_ports, "claim_conflicts": claim_conflicts, "default_clashes": default_clashes,
                 "quic_reuseport_sites": quic_reuseport_sites, "upstream_trust_conflicts": upstream_trust_conflicts,
                 "upstream_hops": upstream_hops, "tls_library_problems": tls_library_problems,
-                "nginx_settings_problems": nginx_settings_problems, "nginx_host_problems": nginx_host_problems}
+                "nginx_settings_problems": nginx_settings_problems, "nginx_host_problems": nginx_host_problems,
+                "nginx_servers_problems": nginx_servers_problems}

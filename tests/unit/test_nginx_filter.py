@@ -259,7 +259,7 @@ def test_aws_lc_needs_an_openssl_35_command_line_to_make_the_keys():
 GOOD_SETTINGS = {
     "groups": ["X25519MLKEM768", "X25519"], "profile_name": "web", "profile_groups": ["X25519MLKEM768", "X25519"],
     "group_policy": "enforce", "prefer_server_order": False, "http_port": 8080, "https_port": 8443,
-    "protocols": ["TLSv1.3"], "upstreams": [], "install_method": "package", "source_prefix": "/opt/pqc-edge/nginx",
+    "protocols": ["TLSv1.3"], "upstreams": [], "install_method": "package",
     "openssl": {"origin": "system", "version": "3.5.4", "tls_groups": ["x25519mlkem768", "x25519"]},
     "tls_library": "openssl", "acme": False, "acme_sites": []}
 
@@ -283,7 +283,6 @@ def test_sound_nginx_settings_have_no_problem():
     ({"groups": ["X25519"]}, "at least one hybrid or post-quantum group"),
     ({"https_port": 8080}, "nginx_http_port=8080 and nginx_https_port=8080 must be two different ports"),
     ({"protocols": ["TLSv1.1"]}, "nginx_tls_protocols=['TLSv1.1'] must be a non-empty subset"),
-    ({"install_method": "source", "source_prefix": "opt/nginx"}, "nginx_source_prefix='opt/nginx' must be an absolute"),
     ({"upstreams": [{"name": "backend", "servers": ["a:1"]}]}, "upstream 'backend' needs a name"),
     ({"upstreams": [{"name": "api", "servers": ["a:1; evil"]}]}, 'servers=["a:1; evil"]'),
     ({"upstreams": [{"name": "api", "servers": ["a:1"], "keepalive": 0}]}, "keepalive=0 connections"),
@@ -392,6 +391,11 @@ def host_problems(sites=None, **read):
     return nginx.nginx_host_problems(sites, dict({"host": "edge1", "http_port": 8080, "https_port": 8443}, **read))
 
 
+def servers_problems(**current):
+    sites = nginx.nginx_sites([{"name": "default", "server_names": ["edge.example"], "default_server": True}], 8443, 8080)
+    return nginx.nginx_servers_problems(sites, dict({"host": "edge1"}, **current))
+
+
 def test_port_holders_are_other_programs_on_that_port():
     assert nginx.port_holders(SS_LINES, 9443) == ["python3,pid=20945"]
     assert nginx.port_holders(SS_LINES, 8443) == []  # nginx itself, serving already
@@ -400,24 +404,28 @@ def test_port_holders_are_other_programs_on_that_port():
     assert nginx.port_holders(["LISTEN 0 5 0.0.0.0:80 0.0.0.0:*"], 80) == ["a program ss does not name"]
 
 
-def test_a_host_as_it_should_be_has_no_problem():
-    assert host_problems(tcp_listeners=SS_LINES[1:2], servers=[], classical_overrides=[]) == []
+def test_a_host_and_servers_as_they_should_be_have_no_problem():
+    assert host_problems(tcp_listeners=SS_LINES[1:2]) == []
+    assert servers_problems(servers=[], classical_overrides=[]) == []
 
 
-def test_each_thing_on_the_host_that_stops_nginx_is_named():
-    problems = host_problems(
-        tcp_listeners=SS_LINES, conf_edited=True, conf_path="/etc/nginx/nginx.conf", conf_dir="/etc/nginx",
-        conf_md5="abc", servers=[{"file": "/etc/nginx/sites-enabled/mine", "line": 3, "server_names": ["mine"],
-                                  "listen": [{"port": 8443, "default_server": True}]}],
-        classical_overrides=[{"reason": "/etc/nginx/conf.d/old.conf:2 sets ssl_ecdh_curve X25519"}],
-        require_pq_everywhere=True)
-    assert problems == [
+def test_ports_held_and_an_edited_nginx_conf_are_named():
+    assert host_problems(tcp_listeners=SS_LINES, conf_edited=True, conf_path="/etc/nginx/nginx.conf",
+                         conf_dir="/etc/nginx", conf_md5="abc") == [
         "port 8080 of pqc_edge_sites is already in use on edge1 by haproxy,pid=31; choose another port "
         "(nginx_http_port=8080, nginx_https_port=8443, or the site's own) or stop that program.",
         "/etc/nginx/nginx.conf on edge1 was edited (md5 abc, neither the package's nor pqc.edge's as it wrote it): pqc.edge "
         "writes its own nginx.conf, which includes /etc/nginx/conf.d/*.conf and /etc/nginx/sites-enabled/*. Move what you "
         "added into those, or set nginx_replace_modified_conf=true to replace it anyway (a copy is kept as "
-        "/etc/nginx/nginx.conf.pqc-edge-orig).",
+        "/etc/nginx/nginx.conf.pqc-edge-orig)."]
+    assert host_problems(conf_edited=True, replace_modified_conf=True) == []
+
+
+def test_another_default_server_and_classical_servers_where_pq_is_required_are_named():
+    mine = {"file": "/etc/nginx/sites-enabled/mine", "line": 3, "server_names": ["mine"],
+            "listen": [{"port": 8443, "default_server": True}]}
+    overrides = [{"reason": "/etc/nginx/conf.d/old.conf:2 sets ssl_ecdh_curve X25519"}]
+    assert servers_problems(servers=[mine], classical_overrides=overrides, require_pq_everywhere=True) == [
         "pqc_edge_sites: a site with default_server=true would be a second default server on edge1: "
         "/etc/nginx/sites-enabled/mine:3 (server_name mine) on port 8443 already is. Set default_server: false on the site, "
         "or remove default_server there.",
@@ -427,7 +435,7 @@ def test_each_thing_on_the_host_that_stops_nginx_is_named():
 
 
 def test_what_the_operator_allowed_or_pqc_edge_disables_is_no_problem():
-    assert host_problems(conf_edited=True, replace_modified_conf=True, classical_overrides=[{"reason": "x"}],
-                         require_pq_everywhere=False, stock_default_link="/etc/nginx/sites-enabled/default",
-                         servers=[{"file": "/etc/nginx/sites-enabled/default", "line": 1, "server_names": ["_"],
-                                   "listen": [{"port": 8080, "default_server": True}]}]) == []
+    assert servers_problems(classical_overrides=[{"reason": "x"}], require_pq_everywhere=False,
+                            stock_default_link="/etc/nginx/sites-enabled/default",
+                            servers=[{"file": "/etc/nginx/sites-enabled/default", "line": 1, "server_names": ["_"],
+                                      "listen": [{"port": 8080, "default_server": True}]}]) == []

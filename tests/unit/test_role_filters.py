@@ -164,7 +164,7 @@ def test_the_lists_become_one_pem_file_and_a_der_file_per_ca_skipped_cas_left_ou
 
 GOOD_CERTIFICATE_SETTINGS = {
     "host": "edge1", "openssl_version": "3.5.4", "subject_alt_names": ["DNS:edge.example", "IP:192.0.2.7", "DNS:*.example"],
-    "configured_alt_names": [], "renew_days": 30, "valid_days": 90, "ca_valid_days": 3650, "rsa_bits": 2048,
+    "configured_alt_names": [], "renew_days": 30, "valid_days": 90, "ca_valid_days": 3650,
     "profile_name": "web", "algorithms": ["ML-DSA-44", "ECDSA"], "classical_algorithm": "ECDSA",
     "pq_algorithm": "ML-DSA-44", "pq_in_tls": True, "require_pq_signature": False, "client": False,
     "authority": "self_signed", "acme": False}
@@ -205,7 +205,6 @@ def test_sound_certificate_settings_have_no_problem():
     ({"acme": True, "acme_directory": "http://acme.example", "acme_terms_agreed": False, "acme_bad_names": ["IP:192.0.2.7"]},
      "certificates_acme_directory=http://acme.example: set certificates_acme_terms_agreed=true to agree to its terms of "
      "service; it must be an https:// URL; an ACME CA cannot validate IP:192.0.2.7 over HTTP-01"),
-    ({"rsa_bits": 1024}, "certificates_rsa_bits=1024 is too small; use 2048 or more."),
 ])
 def test_each_broken_certificate_setting_is_named_with_its_value(changes, problem):
     problems = certificate_problems(**changes)
