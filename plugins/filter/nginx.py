@@ -120,9 +120,16 @@ def _server_address(entry):
     return _address("//" + words[0], 80)
 
 
+def _certificates_of(site, issued):
+    """A site's certificates: its own, or else the ones the certificates role issued for it (none for a name that is
+    not a string, which the preflight names)."""
+    name = site["name"]
+    return site["certificates"] or ((issued or {}).get(name, []) if isinstance(name, str) else [])
+
+
 def site_certificates(sites, issued=None):
     """{site name: its certificates}: its own, or else the ones the certificates role issued for it."""
-    return dict((site["name"], site["certificates"] or (issued or {}).get(site["name"], [])) for site in sites)
+    return dict((site["name"], _certificates_of(site, issued)) for site in sites)
 
 
 def site_files(sites, conf_dir, prefix):
@@ -455,10 +462,8 @@ def nginx_settings_problems(sites, settings):
     if claims:
         problems.append("pqc_edge_sites: %s claimed by more than one site; nginx would answer for only one of them."
                         % ", ".join(claims))
-    issued = settings.get("issued_certificates") or {}
     for site in sites:
-        # A name that is not a string is named above, and names no issued certificates.
-        served = site["certificates"] or (issued.get(site["name"]) if isinstance(site["name"], str) else None) or []
+        served = _certificates_of(site, settings.get("issued_certificates"))
         if not served or not all(isinstance(entry, dict) and "certificate" in entry and "private_key" in entry
                                  for entry in served):
             problems.append("pqc_edge_sites: site '%s' has no certificates, or incomplete ones: run pqc.edge.certificates "
