@@ -70,6 +70,11 @@ for lane in "$@"; do
     fi
     printf '  %-16s %s (%s s)\n' "$scenario" "$([ "$rc" = 0 ] && echo passed || echo "FAILED ($rc)")" "$seconds"
     [ "$rc" = 0 ] || failed=1
+    # The tests that failed, by name, where a reader of the last lines alone (CI) will see them.
+    if [ "$rc" != 0 ] && [ -f "$logs/$scenario.log" ]; then
+      sed 's/\x1b\[[0-9;]*m//g' "$logs/$scenario.log" | grep -aoE '(FAILED|ERROR) [^ ]+::[^ ]+( - .{0,160})?' | head -n 20 |
+        sed 's/^/      /'
+    fi
   done
 done
 exit "$failed"

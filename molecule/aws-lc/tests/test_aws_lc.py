@@ -45,11 +45,13 @@ def test_ssl_conf_command_works_through_the_patch(host):
            " proxy_ssl_conf_command Groups P-256; } }")
     try:
         assert host.run("printf '%%s\\n' '%s' > /opt/pqc-edge/nginx/conf/conf.d/test-hop.conf && %s -t -q"
-                        " && systemctl reload nginx && sleep 1" % (hop, NGINX)).rc == 0
-        answer = host.run("curl -s http://127.0.0.1:9080/").stdout
+                        " && systemctl reload nginx" % (hop, NGINX)).rc == 0
+        # A reload returns before the new workers listen; a loaded machine can take seconds.
+        answer = host.run("for i in $(seq 100); do curl -sf http://127.0.0.1:9080/ && break; sleep 0.2; done").stdout
         assert json.loads(answer)["group"] in ("prime256v1", "secp256r1"), answer
     finally:
-        host.run("rm -f /opt/pqc-edge/nginx/conf/conf.d/test-hop.conf && systemctl reload nginx && sleep 1")
+        host.run("rm -f /opt/pqc-edge/nginx/conf/conf.d/test-hop.conf && systemctl reload nginx && "
+                 "for i in $(seq 100); do ss -Htln 'sport = :9080' | grep -q . || break; sleep 0.2; done")
     # A command the patch does not make is refused by nginx, naming it.
     assert host.run("cp /opt/pqc-edge/nginx/conf/nginx.conf /root/nginx-options.conf && sed -i"
                     " 's/ssl_conf_command NumTickets 1;/ssl_conf_command Options ServerPreference;/'"

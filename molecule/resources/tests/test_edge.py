@@ -218,6 +218,8 @@ def test_quic_probe_of_a_silent_udp_port_fails_within_its_timeout_with_a_sentenc
     # Something that holds UDP 9443 and never answers, as a firewall that drops packets would look.
     host.run("systemd-run --unit pqc-edge-test-silent-udp python3 -c 'import socket, time; s = socket.socket("
              "socket.AF_INET, socket.SOCK_DGRAM); s.bind((\"127.0.0.1\", 9443)); time.sleep(60)'")
+    # systemd-run returns before the socket is bound; a probe sent earlier would be told the port is closed.
+    assert host.run("for i in $(seq 100); do ss -Huln 'sport = :9443' | grep -q . && exit 0; sleep 0.2; done; exit 1").rc == 0
     try:
         probe = quic_probe(host, "port=9443", "timeout=2")
     finally:
