@@ -67,7 +67,47 @@ def unwritable_paths(paths, writable, host):
     return problems
 
 
+def backend_changes(read, wanted):
+    """The backend's install steps that a host needs, from one pqc.edge.host_facts read of it (groups, users, paths,
+    found): a dict holding only the steps due, so that a converged host gets {} and skips them all at once.
+
+    `wanted` says what the backend role makes: group, user, home, shell, directories and files (entries as
+    pqc.edge.text_files takes them), wheels ({file, sha256, name, version}), wheel_dir, venv_python (the virtualenv's
+    python link) and dist_info (the glob whose matches are the installed distributions)."""
+    groups, users, paths = read.get("groups") or {}, read.get("users") or {}, read.get("paths") or {}
+    due = {}
+    if groups.get(wanted["group"]) is None:
+        due["group"] = True
+    user = users.get(wanted["user"])
+    if user is None or (user.get("group"), user.get("home"), user.get("shell")) != (wanted["group"], wanted["home"], wanted["shell"]):
+        due["user"] = True
+    for kind, key in (("directory", "directories"), ("file", "files")):
+        stale = to_write(wanted[key], paths, kind)
+        if stale:
+            due[key] = stale
+    wheels = []
+    for wheel in wanted["wheels"]:
+        path = "%s/%s" % (wanted["wheel_dir"], wheel["file"])
+        if path not in paths:
+            raise AnsibleFilterError("backend_changes: %s was not read by pqc.edge.host_facts" % path)
+        if differs(paths[path], sha256=wheel["sha256"], owner="root", group="root", mode="0644"):
+            wheels.append(wheel)
+    if wheels:
+        due["wheels"] = wheels
+    if wanted["venv_python"] not in paths:
+        raise AnsibleFilterError("backend_changes: %s was not read by pqc.edge.host_facts" % wanted["venv_python"])
+    if differs(paths[wanted["venv_python"]], "link"):
+        due["venv"] = True
+    # pip names an installed wheel's directory <name>-<version>.dist-info, with the name's '-' as '_'.
+    installed = set(path.rsplit("/", 1)[-1] for path in (read.get("found") or {}).get(wanted["dist_info"], []))
+    missing = [wheel for wheel in wanted["wheels"]
+               if "%s-%s.dist-info" % (wheel["name"].replace("-", "_"), wheel["version"]) not in installed]
+    if missing:
+        due["dependencies"] = missing
+    return due
+
+
 class FilterModule(object):
     def filters(self):
         return {"differs": differs, "to_write": to_write, "written_unchanged": written_unchanged,
-                "unwritable_paths": unwritable_paths}
+                "unwritable_paths": unwritable_paths, "backend_changes": backend_changes}

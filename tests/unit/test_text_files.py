@@ -3,13 +3,15 @@ mode; check mode writes nothing; bad entries fail naming the entry. pqc.edge.to_
 host_facts read says differ."""
 
 import grp
+import hashlib
 import os
 import pwd
+import sys
 
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.pqc.edge.plugins.filter.files import to_write
+from ansible_collections.pqc.edge.plugins.filter.files import backend_changes, to_write
 from ansible_collections.pqc.edge.plugins.module_utils import _file_changes
 from ansible_collections.pqc.edge.plugins.modules import host_facts, text_files
 
@@ -244,3 +246,79 @@ def test_a_binary_file_given_in_base64_is_written_byte_for_byte_once(tmp_path):
         write([dict(files[0], content="not base64!")])
     assert "the content is not base64" in failed.value.result["msg"]
     assert (tmp_path / "root.crl").read_bytes() == der
+
+
+def backend_tree(tmp_path):
+    """What the backend role would want under tmp_path, described as backend_changes takes it, with the user and group
+    of this test run (which exist) standing in for the service's."""
+    me = pwd.getpwuid(os.getuid())
+    wheel = b"not a real wheel\n"
+    return {
+        "group": GROUP, "user": OWNER, "home": me.pw_dir, "shell": me.pw_shell,
+        "directories": [{"path": str(tmp_path / "app"), "owner": OWNER, "group": GROUP, "mode": "0755"}],
+        "files": [{"path": str(tmp_path / "app" / "app.py"), "content": "print('hi')\n", "owner": OWNER, "group": GROUP,
+                   "mode": "0644"}],
+        "wheels": [{"name": "gunicorn", "version": "27.0.1", "file": "gunicorn-27.0.1-py3-none-any.whl",
+                    "sha256": hashlib.sha256(wheel).hexdigest(), "bytes": wheel}],
+        "wheel_dir": str(tmp_path / "wheels"),
+        "venv_python": str(tmp_path / "venv" / "bin" / "python"),
+        "dist_info": str(tmp_path / "venv" / "lib" / "python3*" / "site-packages" / "*.dist-info"),
+    }
+
+
+def read_backend(wanted, users=None):
+    return run_module(host_facts.main, {
+        "groups": [wanted["group"]], "users": users or [wanted["user"]], "glob": [wanted["dist_info"]],
+        "paths": [entry["path"] for entry in wanted["directories"] + wanted["files"]] + [wanted["venv_python"]]
+        + ["%s/%s" % (wanted["wheel_dir"], wheel["file"]) for wheel in wanted["wheels"]]})
+
+
+def test_backend_changes_lists_every_step_on_a_fresh_host_and_none_once_converged(tmp_path):
+    wanted = backend_tree(tmp_path)
+    due = backend_changes(read_backend(wanted), wanted)
+    assert sorted(due) == ["dependencies", "directories", "files", "venv", "wheels"]
+    assert due["files"] == wanted["files"] and due["directories"] == wanted["directories"]
+    assert [wheel["file"] for wheel in due["wheels"]] == ["gunicorn-27.0.1-py3-none-any.whl"]
+    # Make what the role would make, then nothing is due.
+    (tmp_path / "app").mkdir(mode=0o755)
+    (tmp_path / "app" / "app.py").write_text("print('hi')\n")
+    (tmp_path / "app" / "app.py").chmod(0o644)
+    (tmp_path / "wheels").mkdir()
+    (tmp_path / "wheels" / "gunicorn-27.0.1-py3-none-any.whl").write_bytes(wanted["wheels"][0]["bytes"])
+    (tmp_path / "wheels" / "gunicorn-27.0.1-py3-none-any.whl").chmod(0o644)
+    (tmp_path / "venv" / "bin").mkdir(parents=True)
+    (tmp_path / "venv" / "bin" / "python").symlink_to(sys.executable)
+    (tmp_path / "venv" / "lib" / "python3.13" / "site-packages" / "gunicorn-27.0.1.dist-info").mkdir(parents=True)
+    read = read_backend(wanted)
+    if os.getuid() == 0:
+        assert backend_changes(read, wanted) == {}
+    else:
+        # The wheels must be root's: as another user only they stay due.
+        assert sorted(backend_changes(read, wanted)) == ["wheels"]
+    # Another version installed, an edited file: those two steps come back, with what to write.
+    (tmp_path / "venv" / "lib" / "python3.13" / "site-packages" / "gunicorn-27.0.1.dist-info").rename(
+        tmp_path / "venv" / "lib" / "python3.13" / "site-packages" / "gunicorn-26.0.0.dist-info")
+    (tmp_path / "app" / "app.py").write_text("edited\n")
+    due = backend_changes(read_backend(wanted), wanted)
+    assert due.get("files") == wanted["files"] and [w["version"] for w in due.get("dependencies", [])] == ["27.0.1"]
+
+
+def test_backend_changes_wants_the_group_and_the_user_as_set(tmp_path):
+    wanted = backend_tree(tmp_path)
+    missing = dict(wanted, group="pqc-edge-no-such-group", user="pqc-edge-no-such-user")
+    read = read_backend(missing)
+    assert read["groups"] == {"pqc-edge-no-such-group": None} and read["users"] == {"pqc-edge-no-such-user": None}
+    due = backend_changes(read, missing)
+    assert due["group"] is True and due["user"] is True
+    # An existing user with another home or shell is due too.
+    for changed in ({"home": "/nonexistent-home"}, {"shell": "/bin/false-or-other"}):
+        assert backend_changes(read_backend(wanted), dict(wanted, **changed)).get("user") is True
+    assert "group" not in backend_changes(read_backend(wanted), wanted)
+
+
+def test_backend_changes_names_a_path_the_read_left_out(tmp_path):
+    wanted = backend_tree(tmp_path)
+    read = read_backend(wanted)
+    del read["paths"][wanted["venv_python"]]
+    with pytest.raises(AnsibleFilterError, match="venv/bin/python was not read"):
+        backend_changes(read, wanted)

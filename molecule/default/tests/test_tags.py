@@ -11,12 +11,13 @@ STEP = {
     "certificates": "pqc.edge.certificates : Keep a key and certificate per site and algorithm",
     "nginx": "pqc.edge.nginx : Put the configuration in force",
     "configure": "pqc.edge.nginx : Put the configuration in force",
-    "install": "pqc.edge.backend : Create the virtualenv",
-    "backend": "pqc.edge.backend : Enable and start the backend socket and service",
-    "service": "pqc.edge.backend : Enable and start the backend socket and service",
+    # The backend's writes and its units are each one include that a converged host skips.
+    "install": "pqc.edge.backend : Write what the host lacks of the user, the application, the wheels and the virtualenv",
+    "backend": "pqc.edge.backend : Run the backend under systemd",
+    "service": "pqc.edge.backend : Run the backend under systemd",
     "verify": "Assert that modern clients get a hybrid group and classical clients are still served",
     "nginx_configure": "pqc.edge.nginx : Put the configuration in force",
-    "backend_service": "pqc.edge.backend : Enable and start the backend socket and service",
+    "backend_service": "pqc.edge.backend : Run the backend under systemd",
 }
 
 
