@@ -292,14 +292,15 @@ def _served_by(endpoint):
     return ("site %s" % endpoint["site"]) if endpoint.get("site") else "operator"
 
 
-def probe_verdict(answers, inventory_hostname, probe_from="controller"):
+def probe_verdict(answers, inventory_hostname, probe_from="controller", tls_library=None):
     """What verify_edge.yml says of a host from probe_answers' answers, each client offer matched to its server by the
     server's file, line, address, port and name (not by position): failures (empty when the host passes), the table
     of what each offer negotiated, a line per certificate on whom it verified against, the HTTP/3 servers only the host
     could reach, and the counts the success message gives.
 
     A server whose own settings keep it classical (its endpoint has a reason) is reported, not failed; every other one
-    must negotiate a hybrid group for a post-quantum offer, and every one must still serve a classical-only offer."""
+    must negotiate a hybrid group for a post-quantum offer, and every one must still serve a classical-only offer.
+    tls_library: what nginx serves TLS with (pqc_edge_nginx.tls_library), which decides what its hops can verify."""
     predicted, classical = _by_endpoint(answers.get("predicted", [])), _by_endpoint(answers.get("classical", []))
     quic_classical = _by_endpoint(answers.get("quic_classical", []))
     compliance = _by_endpoint(answers.get("compliance", []))
@@ -381,7 +382,7 @@ def probe_verdict(answers, inventory_hostname, probe_from="controller"):
     offers = hop_offers(answers.get("hop_offer", []))
     hops = [_hop_line(hop, offers.get(hop_key(hop["item"]), {})) for hop in answers.get("hop", [])]
     # Each hop's problem once: its failure, or None for a hop that passes (pinned or quantum-safe and verified).
-    hop_problems = [(hop, _hop_problem(hop, inventory_hostname)) for hop in answers.get("hop", [])]
+    hop_problems = [(hop, _hop_problem(hop, inventory_hostname, tls_library)) for hop in answers.get("hop", [])]
     failures += [problem for dummy, problem in hop_problems if problem]
     return {
         "failures": failures, "table": table + (["upstream hops, probed from the host with the edge's own offer:"] + hops
@@ -433,9 +434,13 @@ def _hop_line(answer, offers):
     return "  %s: %s%s%s" % (_hop_name(hop), said, front, "  <- %s" % hop["pinned"] if hop["pinned"] else "")
 
 
-def _hop_problem(answer, inventory_hostname):
+def _hop_problem(answer, inventory_hostname, tls_library=None):
     """Why a hop fails the host, or None: it must complete a handshake with a certificate nginx verifies, over a
-    quantum-safe group unless the location pins it classical."""
+    quantum-safe group unless the location pins it classical.
+
+    The probe verifies with OpenSSL's command line, which takes a self-signed server certificate found in the CA file
+    as its own trust anchor. AWS-LC does not (../shared/notes/pqc-facts.md: such a hop answers 502), so on an nginx
+    built on AWS-LC a hop verified only that way fails: its upstream's certificate names itself as its issuer."""
     hop = answer["item"]
     where = "%s: the hop from %s (%s:%s, server name %s)" % (
         inventory_hostname, _hop_name(hop), hop["host"], hop["port"], hop["server_name"])
@@ -444,6 +449,11 @@ def _hop_problem(answer, inventory_hostname):
         return "%s could not be probed from the host: %s" % (where, answer.get("msg") or answer.get("alert") or "no handshake")
     if not answer.get("certificate_verified"):
         return "%s: the upstream's certificate did not verify against %s: %s" % (where, trusted, answer.get("verify_error"))
+    if str(tls_library or "").startswith("AWS-LC") and answer.get("certificate_subject") \
+            and answer.get("certificate_subject") == answer.get("certificate_issuer"):
+        return ("%s: the upstream's certificate (%s) is self-signed and verifies against %s only as its own trust anchor, "
+                "which %s does not accept (nginx answers 502): give the hop the CA that issued it" % (
+                    where, answer["certificate_subject"], trusted, tls_library))
     if not answer.get("quantum_safe") and not hop["pinned"]:
         return "%s negotiated %s: the upstream took none of the quantum-safe groups the edge offers (%s)" % (
             where, answer["negotiated_group"], ":".join(hop["groups"]))

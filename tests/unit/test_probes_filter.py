@@ -274,7 +274,7 @@ def test_each_hop_to_a_tls_upstream_is_probed_from_the_host_as_nginx_makes_it():
         "/etc/pqc-edge/client/mldsa44.crt", "/etc/pqc-edge/client/mldsa44.key")
 
 
-def hop_verdict(hops, answers, front=None):
+def hop_verdict(hops, answers, front=None, tls_library=None):
     """The verdict of hops whose own handshakes got answers; the front's offers to each get front (hybrid, the X25519
     share moved by HRR, classical by default)."""
     steps = probe_plan({"tls_endpoints": [], "quic_endpoints": []}, dict(SETTINGS, profile=None), hops)
@@ -282,7 +282,7 @@ def hop_verdict(hops, answers, front=None):
     with_front = []
     for answer in answers:
         with_front += [answer] + front
-    return probe_verdict(probe_answers(steps, [], with_front), "edge1")
+    return probe_verdict(probe_answers(steps, [], with_front), "edge1", "host", tls_library)
 
 
 def test_a_hop_passes_quantum_safe_and_verified_and_a_pinned_one_is_listed_with_its_reason():
@@ -312,6 +312,21 @@ def test_a_hop_fails_the_host_when_classical_unverified_or_unreachable_naming_th
         "issuer certificate",
         "edge1: the hop from site static location /down/ -> https://intranet.example:8444/ (intranet.example:8444, "
         "server name intranet.example) could not be probed from the host: connection refused"]
+    assert verdict["counts"]["hops_safe"] == 0
+
+
+def test_on_aws_lc_a_hop_verified_only_as_its_own_self_signed_anchor_fails_naming_it():
+    self_signed = dict(hop_answer(), certificate_subject="CN=intranet.example", certificate_issuer="CN=intranet.example")
+    ca_signed = dict(hop_answer(), certificate_subject="CN=intranet.example", certificate_issuer="CN=Intranet CA")
+    # OpenSSL (nginx's own library here) takes the self-signed certificate in the CA file as the anchor, as the probe did.
+    assert hop_verdict([INTRANET], [self_signed], tls_library="OpenSSL 3.5.4")["failures"] == []
+    assert hop_verdict([INTRANET], [ca_signed], tls_library="AWS-LC 5.1.0")["failures"] == []
+    verdict = hop_verdict([INTRANET], [self_signed], tls_library="AWS-LC 5.1.0")
+    assert verdict["failures"] == [
+        "edge1: the hop from site static location /intranet/ -> https://intranet.example:8444/ (intranet.example:8444, "
+        "server name intranet.example): the upstream's certificate (CN=intranet.example) is self-signed and verifies "
+        "against /etc/ssl/intranet.crt only as its own trust anchor, which AWS-LC 5.1.0 does not accept (nginx answers "
+        "502): give the hop the CA that issued it"]
     assert verdict["counts"]["hops_safe"] == 0
 
 

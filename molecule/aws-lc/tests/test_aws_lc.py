@@ -104,3 +104,26 @@ def test_the_prefer_policy_and_tls12_opt_in_hold_on_aws_lc(host, run_site):
     assert result.returncode == 0, result.stdout + result.stderr
     out = host.run(handshake % "-groups X25519:X25519MLKEM768").stdout
     assert out.count(", ClientHello") == 2 and "Negotiated TLS1.3 group: X25519MLKEM768" in out, out
+
+
+def test_a_hop_verified_only_as_its_own_self_signed_anchor_fails_the_gate(host, run_site):
+    """The gate probes a hop with OpenSSL's command line, which takes a self-signed certificate found in the CA file as
+    its own trust anchor; AWS-LC does not, so nginx answers such a hop with 502, and the gate must fail it by name."""
+    assert host.run("cat /etc/pqc-edge/tls/default/mldsa44.crt /etc/pqc-edge/tls/default/ecdsa.crt"
+                    " > /root/self-anchors.crt").rc == 0
+    sites = [{"name": "default", "server_names": ["pqc-edge-aws-lc"], "default_server": True, "locations": [
+        {"path": "/", "proxy": "backend"},
+        {"path": "/self/", "proxy": "https://localhost:8443/api/", "proxy_ca_file": "/root/self-anchors.crt"}]}]
+    try:
+        result = run_site({"pqc_edge_sites": sites})
+        said = " ".join((result.stdout + result.stderr).split())
+        assert result.returncode != 0, said[-3000:]
+        assert "the hop from site default location /self/ -> https://localhost:8443/api/" in said, said[-3000:]
+        assert ("is self-signed and verifies against /root/self-anchors.crt only as its own trust anchor, which AWS-LC "
+                "5.1.0 does not accept (nginx answers 502)") in said, said[-3000:]
+        status = host.run("curl -sk -o /dev/null -w '%{http_code}' --resolve pqc-edge-aws-lc:8443:127.0.0.1"
+                          " https://pqc-edge-aws-lc:8443/self/health").stdout
+        assert status == "502", status
+    finally:
+        restored = run_site({})
+    assert restored.returncode == 0, (restored.stdout + restored.stderr)[-3000:]
