@@ -36,14 +36,19 @@ def differs(described, kind="file", content=None, sha256=None, mode=None, owner=
     return False
 
 
+def _read(described, path, caller):
+    """What a pqc.edge.host_facts read says of path; a role asking of a path it did not read is a bug, named here."""
+    if path not in described:
+        raise AnsibleFilterError("%s: %s was not read by pqc.edge.host_facts" % (caller, path))
+    return described[path]
+
+
 def to_write(entries, described, kind="file"):
     """The entries (dicts with path, content for a file, and optionally owner, group and mode, as pqc.edge.text_files
     takes them) of `kind` (file or directory) that differ from `described`, the paths of a pqc.edge.host_facts read."""
     stale = []
     for entry in entries:
-        if entry.get("path") not in described:
-            raise AnsibleFilterError("to_write: %s was not read by pqc.edge.host_facts" % entry.get("path"))
-        if differs(described[entry["path"]], kind, content=entry.get("content") if kind == "file" else None,
+        if differs(_read(described, entry.get("path"), "to_write"), kind, content=entry.get("content") if kind == "file" else None,
                    mode=entry.get("mode"), owner=entry.get("owner"), group=entry.get("group")):
             stale.append(entry)
     return stale
@@ -88,15 +93,11 @@ def backend_changes(read, wanted):
     wheels = []
     for wheel in wanted["wheels"]:
         path = "%s/%s" % (wanted["wheel_dir"], wheel["file"])
-        if path not in paths:
-            raise AnsibleFilterError("backend_changes: %s was not read by pqc.edge.host_facts" % path)
-        if differs(paths[path], sha256=wheel["sha256"], owner="root", group="root", mode="0644"):
+        if differs(_read(paths, path, "backend_changes"), sha256=wheel["sha256"], owner="root", group="root", mode="0644"):
             wheels.append(wheel)
     if wheels:
         due["wheels"] = wheels
-    if wanted["venv_python"] not in paths:
-        raise AnsibleFilterError("backend_changes: %s was not read by pqc.edge.host_facts" % wanted["venv_python"])
-    if differs(paths[wanted["venv_python"]], "link"):
+    if differs(_read(paths, wanted["venv_python"], "backend_changes"), "link"):
         due["venv"] = True
     # pip names an installed wheel's directory <name>-<version>.dist-info, with the name's '-' as '_'.
     installed = set(path.rsplit("/", 1)[-1] for path in (read.get("found") or {}).get(wanted["dist_info"], []))
