@@ -232,6 +232,108 @@ def test_a_certificate_pebble_revoked_is_renewed_because_its_renewal_information
     assert again.returncode == 0 and "changed=0" in again.stdout and "changed=1" not in again.stdout, again.stdout[-3000:]
 
 
+RENEW = "pqc-edge-acme-renew"
+RENEW_METRICS = "/var/lib/prometheus/node-exporter/pqc_edge_acme_renewal.prom"
+ACME_HOST = "pqc-edge-ca-acme"
+
+
+def revoke_at_pebble(edge_name, path, tmp_path):
+    """Revoke an edge's ACME certificate with its account key: Pebble's renewal information then says renew now."""
+    playbook = tmp_path / ("revoke-%d.yml" % time.time_ns())
+    playbook.write_text(json.dumps([{"name": "Revoke one edge's ACME certificate", "hosts": edge_name, "gather_facts": False,
+                                     "tasks": [{"community.crypto.acme_certificate_revoke": {
+                                         "acme_directory": "{{ certificates_acme_directory }}", "acme_version": 2,
+                                         "select_crypto_backend": "openssl", "certificate": path,
+                                         "account_key_src": "/etc/pqc-edge/acme/account.key"}}]}]))
+    revoked = ansible_playbook(str(playbook))
+    assert revoked.returncode == 0, revoked.stdout[-3000:] + revoked.stderr[-2000:]
+
+
+def run_renewal(edge):
+    """Start the renewal as its timer does and wait for its end: (systemd's Result, the journal of this run)."""
+    since = edge.run("date +%s").stdout.strip()
+    edge.run("systemctl reset-failed %s.service; systemctl start %s.service" % (RENEW, RENEW))
+    result = edge.run("systemctl show -p Result --value %s.service" % RENEW).stdout.strip()
+    journal = edge.run("journalctl -u %s.service --since @%s --no-pager -o cat" % (RENEW, since)).stdout
+    return result, journal
+
+
+def gauge(edge, name):
+    text = edge.file(RENEW_METRICS).content_string
+    return float(text.split("\n%s " % name)[1].split()[0])
+
+
+def test_the_edge_renews_on_its_own_timer_while_clients_get_only_200s_and_the_next_play_changes_nothing(tmp_path):
+    """With no play running, the renewal service (as the timer starts it) renews the certificate Pebble's renewal
+    information asks for, under a request loop that gets only 200s; nginx serves it; the next play changes nothing."""
+    name = EDGES[1]
+    edge = node(name)
+    path = "%s/default/ecdsa.crt" % TLS_DIR
+    assert edge.run("systemctl is-enabled %s.timer" % RENEW).stdout.strip() == "enabled"
+    assert edge.run("systemctl is-active %s.timer" % RENEW).stdout.strip() == "active"
+    assert edge.run("systemctl show -p RandomizedDelayUSec --value %s.timer" % RENEW).stdout.strip() == "1h"
+    assert edge.file("/etc/pqc-edge/acme/renewal.json").mode == 0o600
+    before, mldsa_before = serial_of(edge, path), serial_of(edge, "%s/default/mldsa44.crt" % TLS_DIR)
+    revoke_at_pebble(name, path, tmp_path)
+    put_client_roots(edge)
+    edge.run("rm -f /root/loop.*")
+    edge.run("setsid sh -c %s >/dev/null 2>&1 < /dev/null &" % shlex.quote(LOOP.replace("NAME", name)))
+    time.sleep(2)
+    result, journal = run_renewal(edge)
+    time.sleep(2)
+    edge.run("touch /root/loop.stop")
+    assert result == "success", journal
+    assert "%s: the ACME directory asks for renewal now (ARI)" % path in journal, journal
+    assert "nginx reloaded with 1 renewed certificate(s)" in journal, journal
+    assert serial_of(edge, path) != before and serial_of(edge, "%s/default/mldsa44.crt" % TLS_DIR) == mldsa_before
+    for dummy in range(50):
+        if edge.file("/root/loop.end").exists:
+            break
+        time.sleep(0.2)
+    codes = edge.file("/root/loop.codes").content_string.split()
+    assert len(codes) >= 20 and set(codes) == {"200"}, sorted(set(codes))
+    out = s_client(edge, name, "/root/client/acme-root.crt", "-groups X25519 -sigalgs ecdsa_secp256r1_sha256").stdout
+    assert "Verification: OK" in out, out[-2000:]
+    served = edge.run("openssl s_client -connect 127.0.0.1:8443 -servername %s -sigalgs ecdsa_secp256r1_sha256 </dev/null "
+                      "2>/dev/null | openssl x509 -noout -serial" % name).stdout.strip()
+    assert served == serial_of(edge, path)
+    assert gauge(edge, "pqc_edge_acme_renewal_success") == 1
+    assert gauge(edge, "pqc_edge_acme_renewal_renewed_certificates") == 1
+    again = converge()
+    assert again.returncode == 0 and "changed=0" in again.stdout and "changed=1" not in again.stdout, again.stdout[-3000:]
+
+
+def test_a_renewal_that_fails_keeps_the_certificate_served_and_shows_in_the_journal_and_the_gauge(tmp_path):
+    """Pebble down: the due renewal fails, the certificate in force stays and is served, the journal says why and
+    pqc_edge_acme_renewal_success is 0 (the alert's condition) with the last success kept; back up, it renews."""
+    name = EDGES[1]
+    edge, acme = node(name), node(ACME_HOST)
+    path = "%s/default/ecdsa.crt" % TLS_DIR
+    revoke_at_pebble(name, path, tmp_path)
+    before = serial_of(edge, path)
+    last_success = gauge(edge, "pqc_edge_acme_renewal_last_success_timestamp_seconds")
+    put_client_roots(edge)
+    try:
+        acme.run("systemctl stop pebble")
+        result, journal = run_renewal(edge)
+        assert result == "exit-code", journal
+        assert "failed: https://pebble:14000/dir cannot be reached" in journal, journal
+        assert serial_of(edge, path) == before
+        out = s_client(edge, name, "/root/client/acme-root.crt", "-groups X25519 -sigalgs ecdsa_secp256r1_sha256").stdout
+        assert "Verification: OK" in out, out[-2000:]
+        assert gauge(edge, "pqc_edge_acme_renewal_success") == 0
+        assert gauge(edge, "pqc_edge_acme_renewal_last_success_timestamp_seconds") == last_success
+    finally:
+        acme.run("systemctl start pebble")
+        for dummy in range(60):
+            if acme.run("ss -ltn | grep -q ':14000 '").rc == 0:
+                break
+            time.sleep(0.5)
+    result, journal = run_renewal(edge)
+    assert result == "success" and serial_of(edge, path) != before, journal
+    assert gauge(edge, "pqc_edge_acme_renewal_success") == 1
+
+
 def test_the_ca_host_refuses_a_request_for_a_name_the_edge_does_not_have():
     edge, ca = node(EDGES[1]), node(CA)
     index_before = ca.file("%s/issued/index.tsv" % CA_DIR).content_string

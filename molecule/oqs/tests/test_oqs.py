@@ -1,6 +1,9 @@
 """Debian 12 (OpenSSL 3.0) made post-quantum by liboqs + oqs-provider, loaded into nginx only."""
 
 import json
+import os
+
+import testinfra
 
 CONF = "/etc/pqc-edge/openssl-oqsprovider.cnf"
 HTTPS = "https://127.0.0.1:8443"
@@ -65,20 +68,26 @@ def test_one_build_serves_both_hosts(host):
     assert host.file("/opt/pqc-edge/oqs-provider/.pqc-edge-build").exists
 
 
-def test_system_wide_activation_is_opt_in_and_taken_back(host, run_site):
-    """oqs_provider_system_wide: true gives every program the provider; false restores the host's openssl.cnf."""
+def test_system_wide_activation_is_opt_in_and_taken_back(run_site):
+    """oqs_provider_system_wide: true gives every program the provider; false restores the host's openssl.cnf.
+
+    One run each way serves both hosts: a test per host would run the play on both hosts twice more."""
+    hosts = [testinfra.get_host("ansible://%s?ansible_inventory=%s" % (name, os.environ["MOLECULE_INVENTORY_FILE"]))
+             for name in ("pqc-edge-oqs", "pqc-edge-oqs-2")]
     try:
         on = run_site({"oqs_provider_system_wide": True})
         assert on.returncode == 0, on.stdout + on.stderr
-        assert "oqsprovider" in host.run("openssl list -providers").stdout
-        # curl with no OPENSSL_CONF of its own now offers the hybrid.
-        tls = host.run("curl -sk --curves X25519MLKEM768 %s/api/tls" % HTTPS)
-        assert tls.rc == 0, tls.stderr
-        assert json.loads(tls.stdout)["group"] == "X25519MLKEM768"
+        for host in hosts:
+            assert "oqsprovider" in host.run("openssl list -providers").stdout
+            # curl with no OPENSSL_CONF of its own now offers the hybrid.
+            tls = host.run("curl -sk --curves X25519MLKEM768 %s/api/tls" % HTTPS)
+            assert tls.rc == 0, tls.stderr
+            assert json.loads(tls.stdout)["group"] == "X25519MLKEM768"
     finally:
         off = run_site({"oqs_provider_system_wide": False})
     assert off.returncode == 0, off.stdout + off.stderr
-    assert "oqsprovider" not in host.run("openssl list -providers").stdout
-    assert not host.file("/etc/pqc-edge/openssl-oqsprovider-system.cnf").exists
-    # dpkg --verify names every file of the package that differs from what it installed.
-    assert host.run("dpkg --verify openssl").stdout == ""
+    for host in hosts:
+        assert "oqsprovider" not in host.run("openssl list -providers").stdout
+        assert not host.file("/etc/pqc-edge/openssl-oqsprovider-system.cnf").exists
+        # dpkg --verify names every file of the package that differs from what it installed.
+        assert host.run("dpkg --verify openssl").stdout == ""
