@@ -220,10 +220,12 @@ class Openssl(object):
 class Client(object):
     """An ACME client of one directory and one existing account, whose requests are signed with the account key."""
 
-    def __init__(self, directory_url, account_key, openssl, ca_file=None):
+    def __init__(self, directory_url, account_key, openssl):
         self.openssl = openssl
         self.account_key = account_key
-        self.context = ssl.create_default_context(cafile=ca_file or None)
+        # The directory's own HTTPS certificate is checked against the system's trust store, as the play's modules do
+        # (certificates_acme_ca_file is what the issued certificates chain to, not the API's).
+        self.opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=ssl.create_default_context()))
         self.jwk = p256_jwk(openssl.run(["pkey", "-in", account_key, "-pubout", "-outform", "DER"]))
         self.thumbprint = jwk_thumbprint(self.jwk)
         self.nonce = None
@@ -236,7 +238,8 @@ class Client(object):
         request = urllib.request.Request(url, data=data, headers=dict({"User-Agent": USER_AGENT}, **(headers or {})),
                                          method="POST" if data is not None else "GET")
         try:
-            with urllib.request.urlopen(request, context=self.context, timeout=HTTP_TIMEOUT) as answer:
+            # On the edge there is no Ansible, so no ansible.module_utils.urls: the standard library's opener.
+            with self.opener.open(request, timeout=HTTP_TIMEOUT) as answer:
                 body, head, status = answer.read(), answer.headers, answer.status
         except urllib.error.HTTPError as error:
             body, head, status = error.read(), error.headers, error.code
@@ -445,7 +448,7 @@ def renew(config, now, log):
     """Renew what is due of config's certificates; returns (renewed paths, errors). Nothing in force is replaced by
     a certificate that did not arrive whole, or that nginx refuses."""
     openssl = Openssl(config["openssl"], config.get("environment"))
-    client = Client(config["directory"], config["account_key"], openssl, config.get("ca_file"))
+    client = Client(config["directory"], config["account_key"], openssl)
     client.find_account()
     due, errors = [], []
     for entry in config["certificates"]:
@@ -473,8 +476,9 @@ def renew(config, now, log):
     return [path for path, dummy in due], errors
 
 
-def main(config_path, log=print):
-    """Run once: renew what is due, write the gauges, return the exit status (1 when anything failed)."""
+def main(config_path, log):
+    """Run once: renew what is due, write the gauges, return the exit status (1 when anything failed). log: how each
+    line is said (the script prints it for the journal)."""
     with open(config_path) as found:
         config = json.load(found)
     now = time.time()

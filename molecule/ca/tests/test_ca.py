@@ -206,32 +206,6 @@ def test_forced_renewal_changes_the_certificates_and_fails_no_request():
     assert again.returncode == 0 and "changed=0" in again.stdout, again.stdout[-3000:]
 
 
-def test_a_certificate_pebble_revoked_is_renewed_because_its_renewal_information_says_so(tmp_path):
-    """ACME Renewal Information (RFC 9773): Pebble answers a revoked certificate's renewalInfo with a window in the
-    past, so the next run renews it although its dates (a third of 5 years left) would keep it; the order names the
-    certificate it replaces; the other edge's certificate stays; the run after changes nothing."""
-    path = "%s/default/ecdsa.crt" % TLS_DIR
-    edge, other = node(EDGES[0]), node(EDGES[1])
-    before, other_before = serial_of(edge, path), serial_of(other, path)
-    playbook = tmp_path / "revoke.yml"
-    playbook.write_text(json.dumps([{"name": "Revoke one edge's ACME certificate", "hosts": EDGES[0], "gather_facts": False,
-                                     "tasks": [{"community.crypto.acme_certificate_revoke": {
-                                         "acme_directory": "{{ certificates_acme_directory }}", "acme_version": 2,
-                                         "select_crypto_backend": "openssl", "certificate": path,
-                                         "account_key_src": "/etc/pqc-edge/acme/account.key"}}]}]))
-    revoked = ansible_playbook(str(playbook))
-    assert revoked.returncode == 0, revoked.stdout[-3000:] + revoked.stderr[-2000:]
-    result = converge()
-    assert result.returncode == 0, result.stdout[-4000:]
-    assert "the ACME directory asks for renewal now (ARI)" in result.stdout, result.stdout[-4000:]
-    assert serial_of(edge, path) != before and serial_of(other, path) == other_before
-    put_client_roots(edge)
-    out = s_client(edge, EDGES[0], "/root/client/acme-root.crt", "-groups X25519 -sigalgs ecdsa_secp256r1_sha256").stdout
-    assert "Verification: OK" in out, out[-2000:]
-    again = converge()
-    assert again.returncode == 0 and "changed=0" in again.stdout and "changed=1" not in again.stdout, again.stdout[-3000:]
-
-
 RENEW = "pqc-edge-acme-renew"
 RENEW_METRICS = "/var/lib/prometheus/node-exporter/pqc_edge_acme_renewal.prom"
 ACME_HOST = "pqc-edge-ca-acme"
@@ -261,6 +235,25 @@ def run_renewal(edge):
 def gauge(edge, name):
     text = edge.file(RENEW_METRICS).content_string
     return float(text.split("\n%s " % name)[1].split()[0])
+
+
+def test_a_certificate_pebble_revoked_is_renewed_because_its_renewal_information_says_so(tmp_path):
+    """ACME Renewal Information (RFC 9773): Pebble answers a revoked certificate's renewalInfo with a window in the
+    past, so the next run renews it although its dates (a third of 5 years left) would keep it; the order names the
+    certificate it replaces; the other edge's certificate stays; the run after changes nothing."""
+    path = "%s/default/ecdsa.crt" % TLS_DIR
+    edge, other = node(EDGES[0]), node(EDGES[1])
+    before, other_before = serial_of(edge, path), serial_of(other, path)
+    revoke_at_pebble(EDGES[0], path, tmp_path)
+    result = converge()
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert "the ACME directory asks for renewal now (ARI)" in result.stdout, result.stdout[-4000:]
+    assert serial_of(edge, path) != before and serial_of(other, path) == other_before
+    put_client_roots(edge)
+    out = s_client(edge, EDGES[0], "/root/client/acme-root.crt", "-groups X25519 -sigalgs ecdsa_secp256r1_sha256").stdout
+    assert "Verification: OK" in out, out[-2000:]
+    again = converge()
+    assert again.returncode == 0 and "changed=0" in again.stdout and "changed=1" not in again.stdout, again.stdout[-3000:]
 
 
 def test_the_edge_renews_on_its_own_timer_while_clients_get_only_200s_and_the_next_play_changes_nothing(tmp_path):
@@ -304,8 +297,9 @@ def test_the_edge_renews_on_its_own_timer_while_clients_get_only_200s_and_the_ne
 
 
 def test_a_renewal_that_fails_keeps_the_certificate_served_and_shows_in_the_journal_and_the_gauge(tmp_path):
-    """Pebble down: the due renewal fails, the certificate in force stays and is served, the journal says why and
-    pqc_edge_acme_renewal_success is 0 (the alert's condition) with the last success kept; back up, it renews."""
+    """Pebble stopped (frozen, as Pebble keeps its accounts in memory only): the due renewal fails after its timeout,
+    the certificate in force stays and is served, the journal says why and pqc_edge_acme_renewal_success is 0 (the
+    alert's condition) with the last success kept; Pebble running again, the next run renews it."""
     name = EDGES[1]
     edge, acme = node(name), node(ACME_HOST)
     path = "%s/default/ecdsa.crt" % TLS_DIR
@@ -314,7 +308,7 @@ def test_a_renewal_that_fails_keeps_the_certificate_served_and_shows_in_the_jour
     last_success = gauge(edge, "pqc_edge_acme_renewal_last_success_timestamp_seconds")
     put_client_roots(edge)
     try:
-        acme.run("systemctl stop pebble")
+        acme.run("systemctl kill --signal=SIGSTOP pebble")
         result, journal = run_renewal(edge)
         assert result == "exit-code", journal
         assert "failed: https://pebble:14000/dir cannot be reached" in journal, journal
@@ -324,11 +318,7 @@ def test_a_renewal_that_fails_keeps_the_certificate_served_and_shows_in_the_jour
         assert gauge(edge, "pqc_edge_acme_renewal_success") == 0
         assert gauge(edge, "pqc_edge_acme_renewal_last_success_timestamp_seconds") == last_success
     finally:
-        acme.run("systemctl start pebble")
-        for dummy in range(60):
-            if acme.run("ss -ltn | grep -q ':14000 '").rc == 0:
-                break
-            time.sleep(0.5)
+        acme.run("systemctl kill --signal=SIGCONT pebble")
     result, journal = run_renewal(edge)
     assert result == "success" and serial_of(edge, path) != before, journal
     assert gauge(edge, "pqc_edge_acme_renewal_success") == 1
