@@ -39,6 +39,7 @@ except ImportError:  # on a host, beside pqc-edge-acme-renew
 # The words the play uses for the same reason (roles/certificates/tasks/acme.yml).
 ARI_REASON = "the ACME directory asks for renewal now (ARI)"
 CHALLENGE_DIR = ".well-known/acme-challenge"
+TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 POLL_SECONDS = 90
 HTTP_TIMEOUT = 30
 OPENSSL_TIMEOUT = 60
@@ -175,6 +176,14 @@ def with_digest(content, certificate, digest):
     return _seal.sealed("\n".join(lines)) if changed else None
 
 
+def challenge_path(webroot, token):
+    """Where the HTTP-01 answer for `token` goes. The token comes from the directory: only base64url characters
+    (RFC 8555, section 8.3) are taken, so a hostile directory cannot name a file outside the challenge directory."""
+    if not isinstance(token, str) or not TOKEN.match(token):
+        raise AcmeError("the ACME directory sent a challenge token that is not base64url: %r" % (token,))
+    return os.path.join(webroot, CHALLENGE_DIR, token)
+
+
 def metrics_text(success, now, last_success, renewed):
     """The renewal's gauges for node_exporter: an alert fires on success 0, or on a last success too long ago."""
     return _prometheus.exposition([
@@ -274,12 +283,12 @@ class Client(object):
             else:
                 protected["jwk"] = self.jwk
             self.nonce = None
-            signed = "%s.%s" % (b64url(json.dumps(protected).encode("utf-8")),
-                                "" if payload is None else b64url(json.dumps(payload).encode("utf-8")))
-            signature = ecdsa_signature_raw(self.openssl.run(["dgst", "-sha256", "-sign", self.account_key],
-                                                             signed.encode("ascii")))
-            body = json.dumps({"protected": signed.split(".")[0], "payload": signed.split(".")[1],
-                               "signature": b64url(signature)}).encode("utf-8")
+            jws = {"protected": b64url(json.dumps(protected).encode("utf-8")),
+                   "payload": "" if payload is None else b64url(json.dumps(payload).encode("utf-8"))}
+            signing_input = ("%s.%s" % (jws["protected"], jws["payload"])).encode("ascii")
+            jws["signature"] = b64url(ecdsa_signature_raw(
+                self.openssl.run(["dgst", "-sha256", "-sign", self.account_key], signing_input)))
+            body = json.dumps(jws).encode("utf-8")
             headers = {"Content-Type": "application/jose+json"}
             if accept:
                 headers["Accept"] = accept
@@ -345,7 +354,7 @@ class Client(object):
                 challenge = next((c for c in authorization.get("challenges", []) if c.get("type") == "http-01"), None)
                 if challenge is None:
                     raise AcmeError("no http-01 challenge for %s" % authorization.get("identifier", {}).get("value"))
-                path = os.path.join(webroot, CHALLENGE_DIR, challenge["token"])
+                path = challenge_path(webroot, challenge.get("token"))
                 os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
                 with open(path, "w") as answer:
                     answer.write("%s.%s" % (challenge["token"], self.thumbprint))

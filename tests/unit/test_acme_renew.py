@@ -209,3 +209,11 @@ def test_a_failed_run_says_0_and_keeps_the_last_success_time(tmp_path, account_k
     assert _acme.previous_success(text) == 1700000000
     ran = float(text.split("\npqc_edge_acme_renewal_last_run_timestamp_seconds ")[1].split()[0])
     assert abs(ran - time.time()) < 60
+
+
+def test_a_challenge_token_names_a_file_in_the_challenge_directory_only():
+    assert _acme.challenge_path("/var/lib/acme", "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0") == \
+        "/var/lib/acme/.well-known/acme-challenge/LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"
+    for token in ("../../../etc/nginx/sites-available/evil.conf", "a/b", "", None, "a" * 257, "tok.en"):
+        with pytest.raises(_acme.AcmeError, match="not base64url"):
+            _acme.challenge_path("/var/lib/acme", token)
