@@ -124,6 +124,61 @@ def ari_due(results):
     return [path for path in due if isinstance(path, str)]
 
 
+# The leaf algorithms each kind of root signs for.
+_LEAVES_OF = {"pq": ("mldsa44", "mldsa65", "mldsa87"), "classical": ("rsa", "ecdsa")}
+_LABEL_OF = {"pq": "ML-DSA"}
+
+
+def _root_name(algorithm, generation):
+    # Generation 1 keeps the names the fleet CA had before rollovers, so a fleet from then rolls without a new root.
+    return algorithm if generation == 1 else "%s-g%d" % (algorithm, generation)
+
+
+def fleet_roots(settings):
+    """The fleet's roots for certificates_fleet_ca_generation and certificates_fleet_ca_trusted_generations: settings
+    has common_name, pq_algorithm, classical_algorithm (none where ACME issues the classical certificates),
+    generation (whose roots sign) and trusted_generations (kept and trusted beside it: the next root before it
+    signs, the last one until it is withdrawn).
+
+    Returns kept (the roots the CA host keeps and every edge trusts, by generation: name, algorithm, kind (pq or
+    classical), generation, signs, common_name, intermediate_common_name), root_of ({leaf algorithm: the name of
+    the root whose intermediate signs it}), root_files ({pq: <root>-root.crt of the signing ML-DSA root, classical:
+    the classical one's, or none}) and withdrawn (the names of every root of an earlier generation than the
+    kept ones, whose copies the edges and the controller drop)."""
+    generation = int(settings["generation"])
+    generations = sorted(set([generation] + [int(each) for each in settings.get("trusted_generations") or []]))
+    kinds = [("pq", settings["pq_algorithm"])]
+    if settings.get("classical_algorithm"):
+        kinds.append(("classical", settings["classical_algorithm"]))
+    kept, root_of, root_files = [], {}, {"pq": None, "classical": None}
+    for number in generations:
+        for kind, algorithm in kinds:
+            label = _LABEL_OF.get(kind, str(algorithm).upper())
+            suffix = "" if number == 1 else ", generation %d" % number
+            root = {"name": _root_name(algorithm, number), "algorithm": algorithm, "kind": kind, "generation": number,
+                    "signs": number == generation,
+                    "common_name": "%s (%s root%s)" % (settings["common_name"], label, suffix),
+                    "intermediate_common_name": "%s (%s intermediate%s)" % (settings["common_name"], label, suffix)}
+            kept.append(root)
+            if root["signs"]:
+                root_of.update(dict((leaf, root["name"]) for leaf in _LEAVES_OF[kind]))
+                root_files[kind] = root["name"] + "-root.crt"
+    algorithms = [settings["pq_algorithm"]] + ([settings["classical_algorithm"]] if settings.get("classical_algorithm") else [])
+    withdrawn = [_root_name(algorithm, number) for number in range(1, generations[0]) for algorithm in algorithms]
+    return {"kept": kept, "root_of": root_of, "root_files": root_files, "withdrawn": withdrawn}
+
+
+def withdrawn_root_files(names, directory, crl_suffix, trust_store_dir=None):
+    """The files a withdrawn root leaves in directory (an edge's copies, or the controller's): its certificate and
+    its and its intermediate's revocation lists (<CA>.crl.der on an edge, <CA>.crl.pem on the controller); and in
+    trust_store_dir, where given, the copy certificates_fleet_ca_trust added to the system trust store."""
+    files = [posixpath.join(directory, name + suffix)
+             for name in names for suffix in ("-root.crt", "-root" + crl_suffix, "-intermediate" + crl_suffix)]
+    if trust_store_dir:
+        files += [posixpath.join(trust_store_dir, "pqc-edge-fleet-%s-root.crt" % name) for name in names]
+    return files
+
+
 def fleet_cas(roots, ca_dir):
     """The fleet's CAs on the CA host, each root then its intermediate (which the root signs, and which signs the
     certificates): name (<root>-root, <root>-intermediate), root, certificate, private_key."""
@@ -250,4 +305,5 @@ class FilterModule(object):
                 "certificates_by_site": certificates_by_site, "sites_without_http": sites_without_http,
                 "client_certificate_files": client_certificate_files,
                 "names_outside": names_outside, "root_pems": root_pems, "expiry_watch": watch_list,
-                "ari_due": ari_due, "crl_urls": crl_urls, "fleet_cas": fleet_cas, "crl_locations": crl_locations, "crl_files": crl_files}
+                "ari_due": ari_due, "crl_urls": crl_urls, "fleet_cas": fleet_cas, "fleet_roots": fleet_roots,
+                "withdrawn_root_files": withdrawn_root_files, "crl_locations": crl_locations, "crl_files": crl_files}

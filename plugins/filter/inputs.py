@@ -28,8 +28,9 @@ def broken_rules(rules, values=None):
     either whether it is met (ok, for what needs other settings or the inventory) or what the value of the option
     (from values, option -> value) must be: match (a pattern, from the start of the value as a string), each_match
     (a pattern every item of a list must match; not_empty: at least one item), range ([low, high] of the value as a
-    number, as Jinja's int reads it), one_of (numbers it may be); also_allowed lists values accepted as they are
-    ('' for "download"), refused values refused whatever else they match."""
+    number, as Jinja's int reads it), each_range ([low, high] of every item of a list, each an integer), one_of
+    (numbers it may be); also_allowed lists values accepted as they are ('' for "download"), refused values refused
+    whatever else they match."""
     return [rule for rule in rules if not _met(rule, values or {})]
 
 
@@ -48,6 +49,10 @@ def _met(rule, values):
     if "each_match" in rule:
         checks.append(isinstance(value, list) and (len(value) > 0 or not rule.get("not_empty"))
                       and all(isinstance(item, str) and re.match(rule["each_match"], item) for item in value))
+    if "each_range" in rule:
+        low, high = rule["each_range"]
+        checks.append(isinstance(value, list) and all(isinstance(item, int) and not isinstance(item, bool)
+                                                      and low <= item <= high for item in value))
     if "range" in rule:
         checks.append(rule["range"][0] <= _number(value) <= rule["range"][1])
     if "one_of" in rule:

@@ -1,11 +1,15 @@
 """The ACME renewal between plays (pqc-edge-acme-renew): its JOSE pieces against real openssl keys and signatures, its
 renewal rule, the site files' digests, putting files back when nginx refuses, and its gauges after a failed run.
-The ACME exchange itself runs against Pebble in the ca scenario."""
+The ACME exchange itself runs against Pebble in the ca scenario; what Pebble 2.6.0 lacks (profiles, a CA refusing
+`replaces`) against a recording directory here."""
 
+import base64
 import hashlib
+import http.server
 import json
 import os
 import subprocess
+import threading
 import time
 
 import pytest
@@ -217,3 +221,91 @@ def test_a_challenge_token_names_a_file_in_the_challenge_directory_only():
     for token in ("../../../etc/nginx/sites-available/evil.conf", "a/b", "", None, "a" * 257, "tok.en"):
         with pytest.raises(_acme.AcmeError, match="not base64url"):
             _acme.challenge_path("/var/lib/acme", token)
+
+
+class RecordingDirectory(object):
+    """An ACME directory on 127.0.0.1 that records what the client POSTs (each JWS checked against the account key)
+    and answers an order whose authorizations are already valid. It stands in where Pebble 2.6.0 cannot: Pebble
+    offers no profiles, so the profile in the order is checked here. `refuse_replaces` answers an order that names
+    a certificate it replaces as a CA does that did not issue it."""
+
+    def __init__(self, account_key, refuse_replaces=False):
+        with open(account_key, "rb") as f:
+            self.public_key = serialization.load_pem_private_key(f.read(), None).public_key()
+        self.orders, self.refuse_replaces = [], refuse_replaces
+        directory = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def answer(self, status, body=b"", content_type="application/json", location=None):
+                self.send_response(status)
+                self.send_header("Replay-Nonce", "nonce-%d" % time.monotonic_ns())
+                self.send_header("Content-Type", content_type)
+                if location:
+                    self.send_header("Location", location)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                if self.path == "/dir":
+                    self.answer(200, json.dumps(dict((name, directory.url + "/" + name) for name in
+                                                     ("newNonce", "newAccount", "newOrder"))).encode())
+                else:
+                    self.answer(200)
+
+            def do_POST(self):
+                jws = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                directory.check(jws)
+                payload = json.loads(_acme_b64decode(jws["payload"])) if jws["payload"] else None
+                if self.path == "/newOrder":
+                    if "replaces" in payload and directory.refuse_replaces:
+                        self.answer(409, json.dumps({"type": "urn:ietf:params:acme:error:conflict",
+                                                     "detail": "not a certificate this CA issued"}).encode())
+                        return
+                    directory.orders.append(payload)
+                    self.answer(201, json.dumps({"status": "ready", "authorizations": [],
+                                                 "finalize": directory.url + "/finalize"}).encode(),
+                                location=directory.url + "/order")
+                elif self.path in ("/finalize", "/order"):
+                    self.answer(200, json.dumps({"status": "valid", "certificate": directory.url + "/cert"}).encode())
+                elif self.path == "/cert":
+                    self.answer(200, b"-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n",
+                                "application/pem-certificate-chain")
+                else:
+                    self.answer(404)
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d" % self.server.server_port
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def check(self, jws):
+        signature = _acme_b64decode(jws["signature"])
+        der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
+        self.public_key.verify(der, ("%s.%s" % (jws["protected"], jws["payload"])).encode(), ec.ECDSA(hashes.SHA256()))
+
+
+def _acme_b64decode(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@pytest.mark.parametrize("refuse_replaces", [False, True])
+def test_the_order_names_the_acme_profile_and_the_certificate_it_replaces(tmp_path, account_key, refuse_replaces):
+    directory = RecordingDirectory(str(account_key), refuse_replaces)
+    try:
+        client = _acme.Client(directory.url + "/dir", str(account_key), _acme.Openssl("openssl"))
+        client.kid = directory.url + "/account/1"
+        chain = client.order(["DNS:www.example.org", "IP:192.0.2.7"], b"\x30\x00", str(tmp_path),
+                             "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE", "tlsserver")
+    finally:
+        directory.server.shutdown()
+    assert "BEGIN CERTIFICATE" in chain
+    identifiers = [{"type": "dns", "value": "www.example.org"}, {"type": "ip", "value": "192.0.2.7"}]
+    if refuse_replaces:
+        # Refused with `replaces`, ordered again without it, still under the profile.
+        assert directory.orders == [{"identifiers": identifiers, "profile": "tlsserver"}]
+    else:
+        assert directory.orders == [{"identifiers": identifiers, "profile": "tlsserver",
+                                     "replaces": "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE"}]

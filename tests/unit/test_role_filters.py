@@ -79,6 +79,7 @@ def test_broken_rules_name_each_bad_option_with_its_value_and_rule():
     ({"one_of": [2048, 3072]}, [2048, "3072"], [1024, "big"]),
     ({"each_match": r"^--[a-z0-9_-]+(=[^\s]+)?$"}, [[], ["--with-x", "--a=b"]], [["--a b"], "--with-x", [1], None]),
     ({"each_match": "^[A-Z0-9_-]+$", "not_empty": True}, [["ECDHE-ECDSA-AES128-GCM-SHA256"]], [[], ["lower"]]),
+    ({"each_range": [1, 999]}, [[], [1, 999], [2]], [[0], [1000], ["2"], [True], [1.5], 2, None]),
 ])
 def test_rules_given_as_data_check_the_settings_value(rule, good, bad):
     rule = dict(rule, option="x", rule="words")
@@ -131,6 +132,58 @@ def test_client_certificate_files_are_the_hosts_client_certificates_by_kind():
         "classical": {"algorithm": "ecdsa", "certificate": "/etc/pqc-edge/client/ecdsa.crt",
                       "private_key": "/etc/pqc-edge/client/ecdsa.key"}}
     assert certificates.client_certificate_files(server, "mldsa44") == {}
+
+
+FLEET = {"common_name": "Example CA", "pq_algorithm": "mldsa65", "classical_algorithm": "ecdsa",
+         "generation": 1, "trusted_generations": []}
+
+
+def test_a_fleet_without_rollover_keeps_the_names_its_roots_always_had():
+    fleet = certificates.fleet_roots(FLEET)
+    assert [(r["name"], r["kind"], r["generation"], r["signs"], r["common_name"], r["intermediate_common_name"])
+            for r in fleet["kept"]] == [
+        ("mldsa65", "pq", 1, True, "Example CA (ML-DSA root)", "Example CA (ML-DSA intermediate)"),
+        ("ecdsa", "classical", 1, True, "Example CA (ECDSA root)", "Example CA (ECDSA intermediate)")]
+    assert fleet["root_of"] == {"mldsa44": "mldsa65", "mldsa65": "mldsa65", "mldsa87": "mldsa65", "rsa": "ecdsa", "ecdsa": "ecdsa"}
+    assert fleet["root_files"] == {"pq": "mldsa65-root.crt", "classical": "ecdsa-root.crt"}
+    assert fleet["withdrawn"] == []
+
+
+def test_a_rollover_trusts_the_next_roots_then_lets_them_sign_then_withdraws_the_old_ones():
+    # 1: the next generation is made and trusted; the old one still signs.
+    fleet = certificates.fleet_roots(dict(FLEET, trusted_generations=[2]))
+    assert [(r["name"], r["signs"]) for r in fleet["kept"]] == [
+        ("mldsa65", True), ("ecdsa", True), ("mldsa65-g2", False), ("ecdsa-g2", False)]
+    assert fleet["kept"][2]["common_name"] == "Example CA (ML-DSA root, generation 2)"
+    assert fleet["kept"][3]["intermediate_common_name"] == "Example CA (ECDSA intermediate, generation 2)"
+    assert fleet["root_of"]["mldsa44"] == "mldsa65" and fleet["withdrawn"] == []
+    # 2: the new one signs, the old one is still trusted.
+    fleet = certificates.fleet_roots(dict(FLEET, generation=2, trusted_generations=[1]))
+    assert [(r["name"], r["signs"]) for r in fleet["kept"]] == [
+        ("mldsa65", False), ("ecdsa", False), ("mldsa65-g2", True), ("ecdsa-g2", True)]
+    assert fleet["root_of"]["mldsa44"] == "mldsa65-g2" and fleet["root_of"]["rsa"] == "ecdsa-g2"
+    assert fleet["root_files"] == {"pq": "mldsa65-g2-root.crt", "classical": "ecdsa-g2-root.crt"}
+    assert fleet["withdrawn"] == []
+    # 3: the old one is withdrawn, and so is every generation before it (a skipped one is gone as well).
+    fleet = certificates.fleet_roots(dict(FLEET, generation="3", trusted_generations=[]))
+    assert [r["name"] for r in fleet["kept"]] == ["mldsa65-g3", "ecdsa-g3"]
+    assert fleet["withdrawn"] == ["mldsa65", "ecdsa", "mldsa65-g2", "ecdsa-g2"]
+
+
+def test_with_acme_only_the_ml_dsa_roots_roll():
+    fleet = certificates.fleet_roots(dict(FLEET, classical_algorithm=None, generation=2))
+    assert [r["name"] for r in fleet["kept"]] == ["mldsa65-g2"]
+    assert fleet["root_files"] == {"pq": "mldsa65-g2-root.crt", "classical": None}
+    assert "ecdsa" not in fleet["root_of"] and fleet["withdrawn"] == ["mldsa65"]
+
+
+def test_a_withdrawn_root_leaves_no_copy_on_an_edge_its_trust_store_or_the_controller():
+    assert certificates.withdrawn_root_files(["mldsa65"], "/tls/fleet-ca", ".crl.der", "/usr/local/share/ca-certificates") == [
+        "/tls/fleet-ca/mldsa65-root.crt", "/tls/fleet-ca/mldsa65-root.crl.der", "/tls/fleet-ca/mldsa65-intermediate.crl.der",
+        "/usr/local/share/ca-certificates/pqc-edge-fleet-mldsa65-root.crt"]
+    assert certificates.withdrawn_root_files(["ecdsa"], "/ctl", ".crl.pem") == [
+        "/ctl/ecdsa-root.crt", "/ctl/ecdsa-root.crl.pem", "/ctl/ecdsa-intermediate.crl.pem"]
+    assert certificates.withdrawn_root_files([], "/ctl", ".crl.pem", "/trust") == []
 
 
 CAS = certificates.fleet_cas([{"name": "mldsa65"}, {"name": "ecdsa"}], "/etc/pqc-edge/ca")

@@ -703,3 +703,88 @@ def test_the_roots_constrain_names_even_for_a_certificate_signed_outside_the_ca_
     inside, outside = out.split("== bank.example.com")
     assert "%s.crt: OK" % EDGES[0] in inside, out
     assert "permitted subtree violation" in outside and "OK" not in outside, out
+
+
+ROLLOVER_TRUST = {"old": ["mldsa65-root.crt"], "both": ["mldsa65-root.crt", "mldsa65-g2-root.crt"], "new": ["mldsa65-g2-root.crt"]}
+
+
+def verifies(edge, name, trust):
+    """Whether a client that trusts only the roots of ROLLOVER_TRUST[trust] (the controller's copies, as clients are
+    given them) verifies the edge's ML-DSA certificate."""
+    roots = "/root/rollover/%s.pem" % trust
+    edge.run("mkdir -p /root/rollover")
+    content = ""
+    for root in ROLLOVER_TRUST[trust]:
+        path = os.path.join(LOCAL_ROOTS, root)
+        assert os.path.exists(path), path
+        with open(path) as f:
+            content += f.read()
+    edge.run("cat > %s <<'EOF'\n%sEOF" % (roots, content))
+    out = s_client(edge, name, roots, "-groups X25519MLKEM768 -sigalgs mldsa44").stdout
+    return "Verification: OK" in out
+
+
+def issuer(host, path):
+    return host.run("openssl x509 -in %s -noout -issuer" % path).stdout.strip()
+
+
+def test_a_root_rollover_in_three_runs_keeps_every_client_verifying_and_withdraws_the_old_root():
+    """Last here: it leaves the fleet on its second generation of roots. Each run is the whole converge (site.yml with
+    its batch gate and verification, then the client host); a client that trusts only the old root, then both, then
+    only the new one verifies the edges at each step where it should, and not where it should not."""
+    edges = [(name, node(name)) for name in EDGES]
+    client = node(CLIENT)
+    keys = dict((name, edge.file("%s/default/mldsa44.key" % TLS_DIR).sha256sum) for name, edge in edges)
+    with open(os.path.join(LOCAL_ROOTS, "mldsa65-root.crt")) as f:
+        old_root = f.read()
+    assert old_root.strip().splitlines()[1] in node(EDGES[0]).file("/etc/ssl/certs/ca-certificates.crt").content_string
+    for name, edge in edges:
+        assert verifies(edge, name, "old") and not os.path.exists(os.path.join(LOCAL_ROOTS, "mldsa65-g2-root.crt"))
+
+    # 1. The next generation is made and trusted everywhere; the old one still signs.
+    first = converge({"certificates_fleet_ca_trusted_generations": [2]})
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr
+    with open(os.path.join(LOCAL_ROOTS, "mldsa65-g2-root.crt")) as f:
+        new_root = f.read()
+    text = node(CA).run("openssl x509 -in %s/mldsa65-g2-root.crt -noout -subject -ext nameConstraints" % CA_DIR).stdout
+    assert "CN=pqc.edge private CA (ML-DSA root, generation 2)" in text and "DNS:%s" % EDGES[0] in text, text
+    for name, edge in edges:
+        assert edge.file("%s/fleet-ca/roots.pem" % TLS_DIR).content_string.count("BEGIN CERTIFICATE") == 2
+        assert issuer(edge, "%s/default/mldsa44.crt" % TLS_DIR).endswith("(ML-DSA intermediate)")
+        assert verifies(edge, name, "old") and verifies(edge, name, "both") and not verifies(edge, name, "new")
+    assert node(EDGES[0]).file("/usr/local/share/ca-certificates/pqc-edge-fleet-mldsa65-g2-root.crt").content_string == new_root
+
+    # 2. The new generation signs: every certificate moves to its chain with the same key; both are still trusted.
+    second = converge({"certificates_fleet_ca_generation": 2, "certificates_fleet_ca_trusted_generations": [1]})
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr
+    for name, edge in edges:
+        assert issuer(edge, "%s/default/mldsa44.crt" % TLS_DIR).endswith("(ML-DSA intermediate, generation 2)")
+        assert edge.file("%s/default/mldsa44.key" % TLS_DIR).sha256sum == keys[name]
+        assert verifies(edge, name, "both") and verifies(edge, name, "new") and not verifies(edge, name, "old")
+        # Both generations' lists are checked (root and intermediate each).
+        assert edge.file("%s/fleet-ca/crls.pem" % TLS_DIR).content_string.count("BEGIN X509 CRL") == 4
+    assert issuer(client, "%s/mldsa44.crt" % CLIENT_DIR).endswith("(ML-DSA intermediate, generation 2)")
+    url = "http://pqc-edge-ca-edge-1:8080/pqc-edge-crl/mldsa65-g2-intermediate.crl"
+    leaf = "%s/default/mldsa44.crt" % TLS_DIR
+    assert "URI:%s" % url in node(EDGES[1]).run("openssl x509 -in %s -noout -ext crlDistributionPoints" % leaf).stdout
+    fetched = node(EDGES[1]).run("openssl verify -crl_check -crl_download -CAfile %s/fleet-ca/roots.pem -untrusted %s %s 2>&1"
+                                 % (TLS_DIR, leaf, leaf))
+    assert fetched.rc == 0, fetched.stdout
+
+    # 3. The old generation is withdrawn: gone from the edges, their trust stores and the controller.
+    third = converge({"certificates_fleet_ca_generation": 2})
+    assert third.returncode == 0, third.stdout[-3000:] + third.stderr
+    for gone in ("mldsa65-root.crt", "mldsa65-root.crl.pem", "mldsa65-intermediate.crl.pem"):
+        assert not os.path.exists(os.path.join(LOCAL_ROOTS, gone)), gone
+    for name, edge in edges:
+        for gone in ("mldsa65-root.crt", "mldsa65-root.crl.der", "mldsa65-intermediate.crl.der"):
+            assert not edge.file("%s/fleet-ca/%s" % (TLS_DIR, gone)).exists, gone
+        assert edge.file("%s/fleet-ca/roots.pem" % TLS_DIR).content_string.strip() == new_root.strip()
+        assert edge.file("%s/fleet-ca/crls.pem" % TLS_DIR).content_string.count("BEGIN X509 CRL") == 2
+        assert verifies(edge, name, "new")
+        edge.run("rm -rf /root/rollover")
+    trusting = node(EDGES[0])
+    assert not trusting.file("/usr/local/share/ca-certificates/pqc-edge-fleet-mldsa65-root.crt").exists
+    bundle = trusting.file("/etc/ssl/certs/ca-certificates.crt").content_string
+    # update-ca-certificates dropped the old root from the system's bundle and kept the new one.
+    assert old_root.strip().splitlines()[1] not in bundle and new_root.strip().splitlines()[1] in bundle
