@@ -222,6 +222,16 @@ SUBJECT_ALT_NAME = (r"^DNS:(\*[.])?[A-Za-z0-9]([A-Za-z0-9-]{0,62})([.][A-Za-z0-9
                     r"^IP:(([0-9]{1,3}[.]){3}[0-9]{1,3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*)$")
 
 
+def _generation(value):
+    """Whether a root generation as the CA host's variables give it is a whole number from 1 to 999 (as text too)."""
+    if isinstance(value, bool):
+        return False
+    try:
+        return int(str(value)) == float(str(value)) and 1 <= int(str(value)) <= 999
+    except ValueError:
+        return False
+
+
 def _fleet_ca_problems(settings):
     """A fleet CA named in the inventory, limiting the names and the validity it signs, holding every name."""
     host = settings.get("host")
@@ -236,6 +246,11 @@ def _fleet_ca_problems(settings):
                         "set on the CA host), got %s; and signs at most certificates_fleet_ca_max_valid_days=%s days, "
                         "certificates_valid_days=%s." % (host, ca_host, quoted(settings.get("fleet_domains")),
                                                          settings.get("fleet_max_valid_days"), settings.get("valid_days")))
+    generation, trusted = settings.get("fleet_generation", 1), settings.get("fleet_trusted_generations") or []
+    if not (_generation(generation) and isinstance(trusted, list) and all(_generation(each) for each in trusted)):
+        problems.append("%s: the fleet CA on %s needs certificates_fleet_ca_generation and each of "
+                        "certificates_fleet_ca_trusted_generations to be a generation from 1 to 999, got %s and %s."
+                        % (host, ca_host, quoted(generation), quoted(trusted)))
     outside = settings.get("fleet_names_outside") or []
     if outside:
         problems.append("%s: the fleet CA on %s signs only names inside certificates_fleet_ca_domains=%s; outside them: %s "

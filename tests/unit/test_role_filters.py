@@ -232,6 +232,7 @@ def certificate_problems(**changes):
 def test_sound_certificate_settings_have_no_problem():
     assert certificate_problems() == []
     assert certificate_problems(renew_days=None, client=True, **FLEET_CA) == []
+    assert certificate_problems(**dict(FLEET_CA, fleet_generation="2", fleet_trusted_generations=[1, 3])) == []
     assert certificate_problems(acme=True, acme_directory="https://acme.example/dir", acme_terms_agreed=True,
                                 acme_bad_names=[]) == []
 
@@ -255,6 +256,10 @@ def test_sound_certificate_settings_have_no_problem():
     (dict(FLEET_CA, fleet_domains=[]), "edge1: the fleet CA on ca1 needs certificates_fleet_ca_domains"),
     (dict(FLEET_CA, fleet_max_valid_days=30), "certificates_fleet_ca_max_valid_days=30 days, certificates_valid_days=90."),
     (dict(FLEET_CA, fleet_names_outside=["edge.other"]), "outside them: edge.other (from pqc_edge_sites"),
+    (dict(FLEET_CA, fleet_generation="two"), "to be a generation from 1 to 999, got two and []."),
+    (dict(FLEET_CA, fleet_generation=0), "got 0 and []."),
+    (dict(FLEET_CA, fleet_generation=2, fleet_trusted_generations=[1, "1.5"]), "got 2 and [1, \"1.5\"]."),
+    (dict(FLEET_CA, fleet_trusted_generations="1"), "got 1 and 1."),
     ({"acme": True, "acme_directory": "http://acme.example", "acme_terms_agreed": False, "acme_bad_names": ["IP:192.0.2.7"]},
      "certificates_acme_directory=http://acme.example: set certificates_acme_terms_agreed=true to agree to its terms of "
      "service; it must be an https:// URL; an ACME CA cannot validate IP:192.0.2.7 over HTTP-01"),

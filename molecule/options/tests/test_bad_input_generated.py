@@ -32,6 +32,7 @@ VALID = {
     ("certificates_acme_profile", ""): "orders under the ACME directory's default profile (the default)",
     ("certificates_acme_renew_textfile_dir", ""): "the ACME renewal writes no gauges for node_exporter",
     ("certificates_fleet_ca_revoked", ()): "the fleet CA revokes nothing (the default)",
+    ("certificates_fleet_ca_trusted_generations", ()): "no roots trusted beside the signing generation (the default)",
     ("certificates_fleet_ca_crl_url", ""): "no CRL distribution point in the certificates, no list served (the default)",
     ("certificates_subject_alt_names", ()): "no names beyond each site's own (the default)",
     ("liboqs_minimal_build", ()): "every algorithm of liboqs_algs_enabled (the default)",
