@@ -12,6 +12,8 @@ import posixpath
 import re
 from urllib.parse import urlsplit
 
+from ansible.errors import AnsibleFilterError
+
 from ansible_collections.pqc.edge.plugins.filter.inputs import quoted
 from ansible_collections.pqc.edge.plugins.filter.sites import subject_alt_name
 from ansible_collections.pqc.edge.plugins.module_utils._expiry import watch_list
@@ -129,6 +131,16 @@ _LEAVES_OF = {"pq": ("mldsa44", "mldsa65", "mldsa87"), "classical": ("rsa", "ecd
 _LABEL_OF = {"pq": "ML-DSA"}
 
 
+def _generation(value):
+    """Whether a root generation as the inventory gives it is a whole number from 1 to 999 (as text too)."""
+    if isinstance(value, bool):
+        return False
+    try:
+        return 1 <= int(str(value)) <= 999
+    except ValueError:
+        return False
+
+
 def _root_name(algorithm, generation):
     # Generation 1 keeps the names the fleet CA had before rollovers, so a fleet from then rolls without a new root.
     return algorithm if generation == 1 else "%s-g%d" % (algorithm, generation)
@@ -145,8 +157,14 @@ def fleet_roots(settings):
     the root whose intermediate signs it}), root_files ({pq: <root>-root.crt of the signing ML-DSA root, classical:
     the classical one's, or none}) and withdrawn (the names of every root of an earlier generation than the
     kept ones, whose copies the edges and the controller drop)."""
-    generation = int(settings["generation"])
-    generations = sorted(set([generation] + [int(each) for each in settings.get("trusted_generations") or []]))
+    # Checked here, where they are first read (the pqc_edge_certificates fact, at the start of the preflight): the CA
+    # host's values reach an edge through hostvars, which the edge's input rules do not see.
+    generation, trusted = settings["generation"], settings.get("trusted_generations") or []
+    if not (_generation(generation) and isinstance(trusted, list) and all(_generation(each) for each in trusted)):
+        raise AnsibleFilterError("certificates_fleet_ca_generation=%s and certificates_fleet_ca_trusted_generations=%s: "
+                                 "each must be a generation from 1 to 999" % (quoted(generation), quoted(trusted)))
+    generation = int(str(generation))
+    generations = sorted(set([generation] + [int(str(each)) for each in trusted]))
     kinds = [("pq", settings["pq_algorithm"])]
     if settings.get("classical_algorithm"):
         kinds.append(("classical", settings["classical_algorithm"]))
@@ -222,16 +240,6 @@ SUBJECT_ALT_NAME = (r"^DNS:(\*[.])?[A-Za-z0-9]([A-Za-z0-9-]{0,62})([.][A-Za-z0-9
                     r"^IP:(([0-9]{1,3}[.]){3}[0-9]{1,3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*)$")
 
 
-def _generation(value):
-    """Whether a root generation as the CA host's variables give it is a whole number from 1 to 999 (as text too)."""
-    if isinstance(value, bool):
-        return False
-    try:
-        return int(str(value)) == float(str(value)) and 1 <= int(str(value)) <= 999
-    except ValueError:
-        return False
-
-
 def _fleet_ca_problems(settings):
     """A fleet CA named in the inventory, limiting the names and the validity it signs, holding every name."""
     host = settings.get("host")
@@ -246,11 +254,6 @@ def _fleet_ca_problems(settings):
                         "set on the CA host), got %s; and signs at most certificates_fleet_ca_max_valid_days=%s days, "
                         "certificates_valid_days=%s." % (host, ca_host, quoted(settings.get("fleet_domains")),
                                                          settings.get("fleet_max_valid_days"), settings.get("valid_days")))
-    generation, trusted = settings.get("fleet_generation", 1), settings.get("fleet_trusted_generations") or []
-    if not (_generation(generation) and isinstance(trusted, list) and all(_generation(each) for each in trusted)):
-        problems.append("%s: the fleet CA on %s needs certificates_fleet_ca_generation and each of "
-                        "certificates_fleet_ca_trusted_generations to be a generation from 1 to 999, got %s and %s."
-                        % (host, ca_host, quoted(generation), quoted(trusted)))
     outside = settings.get("fleet_names_outside") or []
     if outside:
         problems.append("%s: the fleet CA on %s signs only names inside certificates_fleet_ca_domains=%s; outside them: %s "

@@ -177,6 +177,22 @@ def test_with_acme_only_the_ml_dsa_roots_roll():
     assert "ecdsa" not in fleet["root_of"] and fleet["withdrawn"] == ["mldsa65"]
 
 
+@pytest.mark.parametrize("generation, trusted, shown", [
+    ("two", [], "certificates_fleet_ca_generation=two and certificates_fleet_ca_trusted_generations=[]"),
+    (0, [], "certificates_fleet_ca_generation=0 and"), (1000, [], "=1000 and"), (True, [], "=true and"),
+    (2, [1, "1.5"], 'certificates_fleet_ca_trusted_generations=[1, "1.5"]'), (2, "1", "certificates_fleet_ca_trusted_generations=1:"),
+])
+def test_a_generation_the_ca_host_gives_that_is_none_is_named_with_its_value(generation, trusted, shown):
+    with pytest.raises(AnsibleFilterError) as error:
+        certificates.fleet_roots(dict(FLEET, generation=generation, trusted_generations=trusted))
+    assert shown in str(error.value) and "each must be a generation from 1 to 999" in str(error.value)
+
+
+def test_generations_given_as_text_in_an_ini_inventory_are_read_as_numbers():
+    fleet = certificates.fleet_roots(dict(FLEET, generation="2", trusted_generations=["1"]))
+    assert [r["name"] for r in fleet["kept"]] == ["mldsa65", "ecdsa", "mldsa65-g2", "ecdsa-g2"]
+
+
 def test_a_withdrawn_root_leaves_no_copy_on_an_edge_its_trust_store_or_the_controller():
     assert certificates.withdrawn_root_files(["mldsa65"], "/tls/fleet-ca", ".crl.der", "/usr/local/share/ca-certificates") == [
         "/tls/fleet-ca/mldsa65-root.crt", "/tls/fleet-ca/mldsa65-root.crl.der", "/tls/fleet-ca/mldsa65-intermediate.crl.der",
@@ -232,7 +248,6 @@ def certificate_problems(**changes):
 def test_sound_certificate_settings_have_no_problem():
     assert certificate_problems() == []
     assert certificate_problems(renew_days=None, client=True, **FLEET_CA) == []
-    assert certificate_problems(**dict(FLEET_CA, fleet_generation="2", fleet_trusted_generations=[1, 3])) == []
     assert certificate_problems(acme=True, acme_directory="https://acme.example/dir", acme_terms_agreed=True,
                                 acme_bad_names=[]) == []
 
@@ -256,10 +271,6 @@ def test_sound_certificate_settings_have_no_problem():
     (dict(FLEET_CA, fleet_domains=[]), "edge1: the fleet CA on ca1 needs certificates_fleet_ca_domains"),
     (dict(FLEET_CA, fleet_max_valid_days=30), "certificates_fleet_ca_max_valid_days=30 days, certificates_valid_days=90."),
     (dict(FLEET_CA, fleet_names_outside=["edge.other"]), "outside them: edge.other (from pqc_edge_sites"),
-    (dict(FLEET_CA, fleet_generation="two"), "to be a generation from 1 to 999, got two and []."),
-    (dict(FLEET_CA, fleet_generation=0), "got 0 and []."),
-    (dict(FLEET_CA, fleet_generation=2, fleet_trusted_generations=[1, "1.5"]), "got 2 and [1, \"1.5\"]."),
-    (dict(FLEET_CA, fleet_trusted_generations="1"), "got 1 and 1."),
     ({"acme": True, "acme_directory": "http://acme.example", "acme_terms_agreed": False, "acme_bad_names": ["IP:192.0.2.7"]},
      "certificates_acme_directory=http://acme.example: set certificates_acme_terms_agreed=true to agree to its terms of "
      "service; it must be an https:// URL; an ACME CA cannot validate IP:192.0.2.7 over HTTP-01"),
