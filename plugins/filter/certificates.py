@@ -181,8 +181,7 @@ def fleet_roots(settings):
             if root["signs"]:
                 root_of.update(dict((leaf, root["name"]) for leaf in _LEAVES_OF[kind]))
                 root_files[kind] = root["name"] + "-root.crt"
-    algorithms = [settings["pq_algorithm"]] + ([settings["classical_algorithm"]] if settings.get("classical_algorithm") else [])
-    withdrawn = [_root_name(algorithm, number) for number in range(1, generations[0]) for algorithm in algorithms]
+    withdrawn = [_root_name(algorithm, number) for number in range(1, generations[0]) for dummy, algorithm in kinds]
     return {"kept": kept, "root_of": root_of, "root_files": root_files, "withdrawn": withdrawn}
 
 
