@@ -10,8 +10,10 @@ tag=${2:?image tag, e.g. pqc-edge/debian:13}
 method=${PQC_EDGE_IMAGE_METHOD:-debootstrap}
 here=$(cd "$(dirname "$0")" && pwd)
 # What a typical Debian host has besides what the roles install themselves: systemd, Python (with
-# python3-apt, which Ansible's apt module needs for check mode), and the clients the tests use.
-packages=systemd,systemd-sysv,dbus,python3,python3-apt,ca-certificates,iproute2,curl,procps
+# python3-apt, which Ansible's apt module needs for check mode), and the clients the tests use; and ccache, which
+# the tests' containers put first on their PATH (molecule/resources/create.yml) so that a source build compiles each
+# unchanged file once per machine, not once per run.
+packages=systemd,systemd-sysv,dbus,python3,python3-apt,ca-certificates,iproute2,curl,procps,ccache
 # The package list is recorded as a label, so that changing it rebuilds a cached image.
 label="pqc-edge.packages=$packages"
 
