@@ -1,6 +1,7 @@
 # pqc.edge — one entry point for people and CI.
 #   make demo   provision the local demo host pqc-edge-demo and show what clients negotiate
 #   make test   every test: lint, argument specs, unit, sanity, integration, molecule
+#   make checks  the tests that start no container: lint, argument specs, unit, sanity
 #   make test-oqs  the Debian 12 liboqs + oqs-provider scenario alone (SKIPPED without its archives)
 #   make test-aws-lc  the nginx-on-AWS-LC scenario alone (SKIPPED without its archive)
 #   make test-aws-lc-bookworm  nginx on AWS-LC on Debian 12, not in make test (SKIPPED without its archive)
@@ -43,7 +44,7 @@ STAMP := $(VENV)/.installed
 COLLECTION_LINK := .cache/collections/ansible_collections/pqc/edge
 
 
-.PHONY: test-aws-lc test-aws-lc-bookworm readmes bench bench-probe help venv collection-link docker image image-bookworm demo demo-clean test lint sanity argspecs unit integration molecule test-oqs source-cache clean build
+.PHONY: checks test-aws-lc test-aws-lc-bookworm readmes bench bench-probe help venv collection-link docker image image-bookworm demo demo-clean test lint sanity argspecs unit integration molecule test-oqs source-cache clean build
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -144,7 +145,12 @@ test-oqs: venv collection-link image-bookworm
 # make test runs the integration tests (which start containers too) in the first lane after existing, rather than
 # before both lanes: the second lane (with ca's root rollover) is the longer one.
 test: LANE_1_INTEGRATION = pytest:tests/integration
-test: lint argspecs unit sanity molecule
+test: checks molecule
+
+# The checks that start no container, two at a time: each keeps one core busy, and one after another they left the
+# other core idle for minutes before the lanes. Each one's output is printed whole when it ends.
+checks: venv collection-link
+	$(MAKE) --no-print-directory -j2 --output-sync=target lint argspecs unit sanity
 
 build: venv
 	ansible-galaxy collection build --force
