@@ -529,9 +529,13 @@ def nginx_servers_problems(sites, current):
     nothing does.
 
     sites: pqc.edge.nginx_sites' result. current: host (the inventory name), servers and classical_overrides
-    (pqc.edge.nginx_servers'), stock_default_link (the stock default site where it is being disabled, whose default
-    server does not count, else None) and require_pq_everywhere."""
+    (pqc.edge.nginx_servers'), error (why nginx could not say what it serves, else None), stock_default_link (the
+    stock default site where it is being disabled, whose default server does not count, else None) and
+    require_pq_everywhere."""
     host = current.get("host")
+    if current.get("error"):
+        # Its servers are unknown: nginx's own words are the one thing to say.
+        return ["%s: %s" % (host, current["error"])]
     problems = []
     clashes = default_clashes(sites, current.get("servers"), current.get("stock_default_link"))
     if clashes:

@@ -291,6 +291,50 @@ def _server(block, site):
     }
 
 
+def not_installed():
+    """What is served where the nginx binary is absent: nothing."""
+    return dict(installed=False, servers=[], http_policy={}, classical_overrides=[], tls_endpoints=[], quic_endpoints=[])
+
+
+def service_openssl_conf(module, service):
+    """OPENSSL_CONF that systemd gives the service, or None. (nginx writes its process title over its own
+    environment, so /proc/<pid>/environ of a running nginx cannot tell.)"""
+    systemctl = module.get_bin_path("systemctl")
+    if not systemctl:
+        return None
+    rc, out, dummy = module.run_command([systemctl, "show", "-p", "Environment", "--value", service])
+    if rc != 0:
+        return None
+    for assignment in out.split():
+        if assignment.startswith("OPENSSL_CONF="):
+            return assignment.split("=", 1)[1]
+    return None
+
+
+def read(module, binary, service, openssl_conf=None):
+    """What the nginx at binary serves, from its `nginx -T` with the OPENSSL_CONF given or else the one systemd gives
+    service: (served, None), or (None, why) where nginx -T fails or its output cannot be read."""
+    if not os.path.exists(binary):
+        return not_installed(), None
+    openssl_conf = openssl_conf or service_openssl_conf(module, service)
+    rc, out, err = module.run_command([binary, "-T", "-q"],
+                                      environ_update={"OPENSSL_CONF": openssl_conf} if openssl_conf else None)
+    if rc != 0:
+        return None, "%s -T failed: %s" % (binary, (err or out).strip())
+    try:
+        return served(out), None
+    except ParseError as exc:
+        return None, "cannot read the output of %s -T: %s" % (binary, exc)
+
+
+def served(text):
+    """What pqc.edge.nginx_servers returns of `nginx -T` output: the servers, the http-level policy, the classical
+    overrides and the TLS and QUIC endpoints to probe. ParseError where the output cannot be read."""
+    found, http_policy = servers(text)
+    return dict(installed=True, servers=found, http_policy=http_policy, classical_overrides=classical_overrides(found),
+                tls_endpoints=tls_endpoints(found), quic_endpoints=tls_endpoints(found, "quic"))
+
+
 def classical_overrides(found):
     """The TLS servers not written by pqc.edge whose own directives keep them classical, with one reason line."""
     return [

@@ -56,6 +56,17 @@ options:
   nginx:
     description: An nginx binary whose C(nginx -V) to read.
     type: path
+  nginx_servers:
+    description:
+      - With O(nginx), also what that nginx serves, from its C(nginx -T), as M(pqc.edge.nginx_servers) reads it; see
+        RV(nginx_servers). A C(nginx -T) that fails is reported there, not as a failure of the module, so that a play
+        can first name what it knows better (a port taken, an edited C(nginx.conf)).
+    type: bool
+    default: false
+  nginx_service:
+    description: The systemd service whose C(OPENSSL_CONF) C(nginx -T) gets, as the service does (O(nginx_servers)).
+    type: str
+    default: nginx
   tcp_listeners:
     description: Whether to list the listening TCP sockets with the programs that hold them (C(ss -ltnp)).
     type: bool
@@ -160,6 +171,13 @@ nginx:
   description: With O(nginx), C(present) and C(build) (what C(nginx -V) prints).
   returned: always
   type: dict
+nginx_servers:
+  description:
+    - With O(nginx_servers), what M(pqc.edge.nginx_servers) returns (C(installed), C(servers), C(http_policy),
+      C(classical_overrides), C(tls_endpoints), C(quic_endpoints)), and C(error), null unless C(nginx -T) failed or its
+      output could not be read (the other keys are then empty).
+  returned: always
+  type: dict
 tcp_listeners:
   description: With O(tcp_listeners), the lines of C(ss -H -l -t -n -p).
   returned: always
@@ -189,6 +207,8 @@ import stat
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.pqc.edge.plugins.module_utils import _nginx
 
 HASH_LIMIT = 64 * 1024 * 1024
 READ_LIMIT = 1024 * 1024
@@ -341,6 +361,8 @@ def main():
             packages=dict(type="bool", default=False),
             openssl=dict(type="str"),
             nginx=dict(type="path"),
+            nginx_servers=dict(type="bool", default=False),
+            nginx_service=dict(type="str", default="nginx"),
             tcp_listeners=dict(type="bool", default=False),
             groups=dict(type="list", elements="str", default=[]),
             users=dict(type="list", elements="str", default=[]),
@@ -355,7 +377,8 @@ def main():
                   paths={path: describe(path) for path in p["paths"]},
                   content={path: read_text(path) for path in p["read"]},
                   found={pattern: sorted(glob.glob(pattern)) for pattern in p["glob"]}, conffiles={}, writable={path: writable(path) for path in p["writable"]},
-                  packages=[], package_lists={}, openssl={}, nginx={}, tcp_listeners=[], groups={}, users={}, units={})
+                  packages=[], package_lists={}, openssl={}, nginx={}, nginx_servers={}, tcp_listeners=[], groups={},
+                  users={}, units={})
     if p["conffiles"]:
         result["conffiles"] = conffiles(module, p["conffiles"])
     if p["packages"]:
@@ -364,6 +387,9 @@ def main():
         result["openssl"] = openssl(module, p["openssl"])
     if p["nginx"]:
         result["nginx"] = nginx(module, p["nginx"])
+    if p["nginx"] and p["nginx_servers"]:
+        served, error = _nginx.read(module, p["nginx"], p["nginx_service"])
+        result["nginx_servers"] = dict(served or dict(_nginx.not_installed(), installed=True), error=error)
     if p["tcp_listeners"]:
         rc, out, err = module.run_command([module.get_bin_path("ss", required=True), "-H", "-l", "-t", "-n", "-p"])
         if rc != 0:

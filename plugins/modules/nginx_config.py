@@ -116,6 +116,13 @@ options:
     description: Seconds to wait for the workers of the new configuration after a reload.
     type: int
     default: 10
+  servers:
+    description:
+      - Also return what nginx serves (RV(served)), as M(pqc.edge.nginx_servers) reads it, from the C(nginx -T) that
+        tests the new files, or where nothing changed from one C(nginx -T) of the files as they are. A play that
+        proves the result then needs no second read.
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -166,6 +173,14 @@ action:
   returned: always
   type: str
   sample: reloaded
+served:
+  description:
+    - What nginx serves once the module is done, with the keys M(pqc.edge.nginx_servers) returns (C(installed),
+      C(servers), C(http_policy), C(classical_overrides), C(tls_endpoints), C(quic_endpoints)).
+    - Null where it was not asked for, in check mode when files would change, and where C(nginx -T) fails or its
+      output cannot be read (M(pqc.edge.nginx_servers) then says why).
+  returned: always
+  type: dict
 """
 
 import glob
@@ -179,7 +194,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 
-from ansible_collections.pqc.edge.plugins.module_utils import _seal
+from ansible_collections.pqc.edge.plugins.module_utils import _nginx, _seal
 from ansible_collections.pqc.edge.plugins.module_utils._file_changes import ChangeError, FileChanges, read_bytes, text_diff
 
 EMERG = re.compile(r"\[emerg\] (?:[0-9]+#[0-9]+: )?(.*)$")
@@ -339,10 +354,30 @@ class Nginx(object):
         return rc == 0 and out.strip() == "yes"
 
     def test(self):
-        environ = dict((key, str(value)) for key, value in self.params["environment"].items())
-        rc, out, err = self.module.run_command([self.params["binary"], "-t", "-q"], environ_update=environ)
+        """nginx -t the files, or -T where what nginx serves is asked for: its output, the whole configuration."""
+        rc, out, err = self.dump("-T" if self.params["servers"] else "-t")
         if rc != 0:
             raise Refused("nginx was not reloaded: %s" % " ".join((err or out).split()))
+        return out
+
+    def dump(self, flag="-T"):
+        environ = dict((key, str(value)) for key, value in self.params["environment"].items())
+        return self.module.run_command([self.params["binary"], flag, "-q"], environ_update=environ)
+
+    def served(self, output=None):
+        """What nginx serves, from this -T output or a new one; None where nginx cannot give it or it cannot be read."""
+        if not self.params["servers"]:
+            return None
+        if output is None:
+            if not os.path.exists(self.params["binary"]):
+                return _nginx.not_installed()
+            rc, output, dummy = self.dump()
+            if rc != 0:
+                return None
+        try:
+            return _nginx.served(output)
+        except _nginx.ParseError:
+            return None
 
     def reload(self, master, offset):
         """Reload, then wait for a worker that was not there before; Refused with the [emerg] lines otherwise."""
@@ -391,6 +426,7 @@ def main():
                 directory=dict(type="path", required=True), links=dict(type="path", required=True),
                 prefix=dict(type="str", required=True))),
             worker_timeout=dict(type="int", default=10),
+            servers=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
@@ -402,10 +438,10 @@ def main():
     restart = master > 0 and (daemon_reload or runs_replaced_binary(master, module.params["binary"]))
     result = dict(changed_paths=changed_paths, kept=kept, diff=diffs)
     if not changed_paths and not restart:
-        module.exit_json(changed=False, action="none", **result)
+        module.exit_json(changed=False, action="none", served=nginx.served(), **result)
     action = "tested" if master == 0 else "restarted" if restart else "reloaded"
     if module.check_mode:
-        module.exit_json(changed=True, action=action, **result)
+        module.exit_json(changed=True, action=action, served=None, **result)
 
     for path in directories:
         try:
@@ -430,7 +466,7 @@ def main():
             changes.link(path, target)
         for path in removals:
             changes.remove(path)
-        nginx.test()
+        output = nginx.test()
         if daemon_reload:
             nginx.systemctl("daemon-reload")
         if action == "restarted":
@@ -448,9 +484,9 @@ def main():
             msg="The new nginx configuration was refused and the previous files were put back%s, %s%s" % (
                 " (except %s)" % ", ".join(failed) if failed else "",
                 error if isinstance(error, Refused) else "nothing was reloaded: %s" % error, after),
-            changed_paths=failed, kept=kept, action="none")
+            changed_paths=failed, kept=kept, action="none", served=None)
     changes.commit()
-    module.exit_json(changed=True, action=action, **result)
+    module.exit_json(changed=True, action=action, served=nginx.served(output), **result)
 
 
 if __name__ == "__main__":

@@ -135,26 +135,9 @@ quic_endpoints:
   elements: dict
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pqc.edge.plugins.module_utils import _nginx
-
-
-def service_openssl_conf(module, service):
-    """OPENSSL_CONF that systemd gives the service, or None. (nginx writes its process title over its own
-    environment, so /proc/<pid>/environ of a running nginx cannot tell.)"""
-    systemctl = module.get_bin_path("systemctl")
-    if not systemctl:
-        return None
-    rc, out, dummy = module.run_command([systemctl, "show", "-p", "Environment", "--value", service])
-    if rc != 0:
-        return None
-    for assignment in out.split():
-        if assignment.startswith("OPENSSL_CONF="):
-            return assignment.split("=", 1)[1]
-    return None
 
 
 def main():
@@ -166,28 +149,10 @@ def main():
         ),
         supports_check_mode=True,
     )
-    binary = module.params["binary"]
-    if not os.path.exists(binary):
-        module.exit_json(changed=False, installed=False, servers=[], http_policy={}, classical_overrides=[],
-                         tls_endpoints=[], quic_endpoints=[])
-    openssl_conf = module.params["openssl_conf"] or service_openssl_conf(module, module.params["service"])
-    environ = {"OPENSSL_CONF": openssl_conf} if openssl_conf else None
-    rc, out, err = module.run_command([binary, "-T", "-q"], environ_update=environ)
-    if rc != 0:
-        module.fail_json(msg="%s -T failed: %s" % (binary, (err or out).strip()), rc=rc)
-    try:
-        servers, http_policy = _nginx.servers(out)
-    except _nginx.ParseError as exc:
-        module.fail_json(msg="cannot read the output of %s -T: %s" % (binary, exc))
-    module.exit_json(
-        changed=False,
-        installed=True,
-        servers=servers,
-        http_policy=http_policy,
-        classical_overrides=_nginx.classical_overrides(servers),
-        tls_endpoints=_nginx.tls_endpoints(servers),
-        quic_endpoints=_nginx.tls_endpoints(servers, "quic"),
-    )
+    served, error = _nginx.read(module, module.params["binary"], module.params["service"], module.params["openssl_conf"])
+    if error:
+        module.fail_json(msg=error)
+    module.exit_json(changed=False, **served)
 
 
 if __name__ == "__main__":

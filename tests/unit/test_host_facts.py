@@ -71,9 +71,42 @@ def test_users_groups_and_the_machine(tree):
 
 
 def test_an_absent_openssl_or_nginx_is_reported_not_failed(tree):
-    result = facts(openssl=str(tree / "bin" / "openssl"), nginx=str(tree / "sbin" / "nginx"))
+    result = facts(openssl=str(tree / "bin" / "openssl"), nginx=str(tree / "sbin" / "nginx"), nginx_servers=True)
     assert result["openssl"] == {"present": False, "version": None, "tls_groups": []}
     assert result["nginx"] == {"present": False, "build": ""}
+    assert result["nginx_servers"]["installed"] is False and result["nginx_servers"]["error"] is None
+
+
+# A stand-in nginx: -V names a build, -T prints one configuration file as nginx does (or, told so, fails as nginx does
+# on a directive it does not know).
+NGINX = """#!/bin/sh
+case "$1" in
+  -V) echo "nginx version: nginx/1.26.3" >&2 ;;
+  -T) if [ -f "${0%/*}/broken" ]; then
+        echo 'nginx: [emerg] unknown directive "no_such_directive" in /etc/nginx/conf.d/broken.conf:3' >&2; exit 1
+      fi
+      printf '# configuration file /etc/nginx/nginx.conf:\nhttp {\n  server {\n    listen 9443 ssl;\n    server_name a.example;\n  }\n}\n' ;;
+esac
+"""
+
+
+def test_what_nginx_serves_is_read_with_the_build_and_a_failed_dump_is_reported_not_failed(tree, monkeypatch):
+    binary = tree / "sbin" / "nginx"
+    binary.parent.mkdir()
+    binary.write_text(NGINX)
+    binary.chmod(0o755)
+    # No systemctl here: nginx -T runs without the OPENSSL_CONF of a service.
+    monkeypatch.setenv("PATH", str(tree / "sbin"))
+    result = facts(nginx=str(binary), nginx_servers=True, nginx_service="no-such-unit")
+    assert "nginx/1.26.3" in result["nginx"]["build"]
+    served = result["nginx_servers"]
+    assert served["error"] is None and served["installed"] is True
+    assert [(e["port"], e["server_name"]) for e in served["tls_endpoints"]] == [(9443, "a.example")]
+    assert facts(nginx=str(binary))["nginx_servers"] == {}
+    (tree / "sbin" / "broken").write_text("")
+    served = facts(nginx=str(binary), nginx_servers=True)["nginx_servers"]
+    assert served["error"].startswith("%s -T failed: nginx: [emerg] unknown directive" % binary), served
+    assert served["servers"] == [] and served["tls_endpoints"] == []
 
 
 def test_differs_compares_content_mode_owner_and_kind():

@@ -1,5 +1,5 @@
 """pqc.edge.nginx_config on real files and real processes. A small program compiled here stands in for nginx: run as
-`nginx -t -q` it tests the files for the word `broken`, run otherwise it is a master that starts a child (a worker) on
+`nginx -t -q` it tests the files for the word `broken` (`-T` prints them too), run otherwise it is a master that starts a child (a worker) on
 every SIGHUP, as nginx does on a reload. A `systemctl` script in front of PATH stands in for systemd. Every failure
 must leave the tree exactly as it was.
 
@@ -24,7 +24,8 @@ from module_runner import ModuleFail, run_module
 OWNER = pwd.getpwuid(os.getuid()).pw_name
 GROUP = grp.getgrgid(os.getgid()).gr_name
 
-# nginx -t: the files tested for a word nginx would not know. Otherwise a master: a worker at start and on each SIGHUP.
+# nginx -t: the files tested for a word nginx would not know; -T then prints them as nginx does (nginx.conf, then each
+# enabled site). Otherwise a master: a worker at start and on each SIGHUP.
 NGINX = r"""
 #include <signal.h>
 #include <string.h>
@@ -33,11 +34,14 @@ static volatile sig_atomic_t reloads = 0;
 static void hup(int sig) { (void)sig; reloads++; }
 static void worker(void) { if (fork() == 0) { for (;;) pause(); } }
 int main(int argc, char **argv) {
-  if (argc > 1 && strcmp(argv[1], "-t") == 0) {
+  if (argc > 1 && (strcmp(argv[1], "-t") == 0 || strcmp(argv[1], "-T") == 0)) {
     execl("/bin/sh", "sh", "-c",
           "if grep -rqs broken \"$0\"; then"
           " echo \"nginx: [emerg] unknown directive \\\"broken\\\" in $0/sites-enabled/pqc-edge-a.conf:1\" >&2;"
-          " echo \"nginx: configuration file $0/nginx.conf test failed\" >&2; exit 1; fi", "%(conf)s", (char *)0);
+          " echo \"nginx: configuration file $0/nginx.conf test failed\" >&2; exit 1; fi;"
+          " [ \"$1\" = -T ] || exit 0;"
+          " for f in \"$0/nginx.conf\" \"$0\"/sites-enabled/*; do [ -e \"$f\" ] || continue;"
+          " echo \"# configuration file $f:\"; cat \"$f\"; echo; done", "%(conf)s", argv[1], (char *)0);
     return 2;
   }
   signal(SIGHUP, hup);
@@ -245,3 +249,27 @@ def test_a_restart_that_fails_puts_every_path_back_and_starts_nginx_on_them(edge
 ])
 def test_emerg_lines_keep_nginxs_words_without_time_and_pid(line, message):
     assert nginx_config.emerg_lines(line + "\n" + line) == ([message] if message else [])
+
+
+def test_what_nginx_serves_comes_from_the_test_of_the_new_files_and_from_a_read_where_nothing_changed(edge):
+    conf, state, bin_dir = edge
+    seeded(conf)
+    master = start_master(state, bin_dir / "nginx")
+    files = [("nginx.conf", sealed("events {}\nhttp {\n  include %s/sites-enabled/*;\n}\n" % conf)),
+             ("sites-available/pqc-edge-a.conf", sealed("server {\n  listen 9443 ssl;\n  server_name a.example;\n}\n"))]
+    before = set(nginx_config.workers(master))
+    result = run_module(nginx_config.main, args(conf, state, bin_dir, files, ["pqc-edge-a.conf"], servers=True))
+    assert result["action"] == "reloaded" and set(nginx_config.workers(master)) - before
+    # Site b was retired; c, edited by hand, is kept and served; a serves TLS on its new port.
+    endpoints = [(e["port"], e["server_name"]) for e in result["served"]["tls_endpoints"]]
+    assert endpoints == [(9443, "a.example")], result["served"]
+    assert [s["file"] for s in result["served"]["servers"]] == [str(conf / "sites-enabled" / name)
+                                                                for name in ("pqc-edge-a.conf", "pqc-edge-c.conf")]
+    again = run_module(nginx_config.main, args(conf, state, bin_dir, files, ["pqc-edge-a.conf"], servers=True))
+    assert again["changed"] is False and again["served"] == result["served"]
+    # Not asked for: not read; in check mode with files to change: not known.
+    assert run_module(nginx_config.main, args(conf, state, bin_dir, files, ["pqc-edge-a.conf"]))["served"] is None
+    other = [("sites-available/pqc-edge-a.conf", sealed("server {\n  listen 9444 ssl;\n}\n"))]
+    checked = run_module(nginx_config.main, args(conf, state, bin_dir, other, ["pqc-edge-a.conf"], servers=True),
+                         check_mode=True)
+    assert checked["changed"] is True and checked["served"] is None

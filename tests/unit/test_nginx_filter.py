@@ -434,6 +434,14 @@ def test_another_default_server_and_classical_servers_where_pq_is_required_are_n
         "Groups) and ssl_protocols so that they inherit the policy, or add a hybrid group and TLSv1.3."]
 
 
+def test_a_configuration_nginx_cannot_give_is_the_one_problem_named():
+    overrides = [{"reason": "x"}]
+    assert servers_problems(servers=[], classical_overrides=overrides, require_pq_everywhere=True,
+                            error="/usr/sbin/nginx -T failed: nginx: [emerg] unknown directive \"x\"") == [
+        "edge1: /usr/sbin/nginx -T failed: nginx: [emerg] unknown directive \"x\""]
+    assert servers_problems(servers=[], classical_overrides=[], error=None) == []
+
+
 def test_what_the_operator_allowed_or_pqc_edge_disables_is_no_problem():
     assert servers_problems(classical_overrides=[{"reason": "x"}], require_pq_everywhere=False,
                             stock_default_link="/etc/nginx/sites-enabled/default",
