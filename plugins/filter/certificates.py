@@ -73,6 +73,22 @@ def client_certificate_files(items, pq_algorithm):
                 for item in items or [] if item.get("usage") == "client")
 
 
+def certificate_entries(items, ca_dir=None):
+    """The issued certificates (pqc.edge.issued_certificates) as the entries of pqc.edge.certificate's certificates
+    option, in order; with ca_dir, each signed by the local CA of its algorithm there (<ca_dir>/<algorithm>-ca.crt and
+    .key, as private_ca.yml keeps them), else self-signed."""
+    entries = []
+    for item in items or []:
+        entry = {"private_key_path": item["private_key"], "certificate_path": item["certificate"],
+                 "key_algorithm": item["algorithm"], "common_name": item["common_name"],
+                 "subject_alt_names": list(item["subject_alt_names"])}
+        if ca_dir:
+            base = posixpath.join(ca_dir, item["algorithm"] + "-ca")
+            entry.update(ca_certificate_path=base + ".crt", ca_private_key_path=base + ".key")
+        entries.append(entry)
+    return entries
+
+
 def sites_without_http(sites, http_port):
     """The names of the sites with no plain HTTP server (their http_port, or else the role's, is 0): they cannot
     answer an ACME HTTP-01 challenge."""
@@ -320,7 +336,7 @@ class FilterModule(object):
         return {"certificates_settings_problems": certificates_settings_problems,
                 "issued_certificates": issued_certificates, "provided_certificates": provided_certificates,
                 "certificates_by_site": certificates_by_site, "sites_without_http": sites_without_http,
-                "client_certificate_files": client_certificate_files,
+                "client_certificate_files": client_certificate_files, "certificate_entries": certificate_entries,
                 "names_outside": names_outside, "root_pems": root_pems, "expiry_watch": watch_list,
                 "ari_due": ari_due, "crl_urls": crl_urls, "fleet_cas": fleet_cas, "fleet_roots": fleet_roots,
                 "withdrawn_root_files": withdrawn_root_files, "crl_locations": crl_locations, "crl_files": crl_files}

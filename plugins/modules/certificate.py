@@ -26,20 +26,19 @@ author:
   - pqc.edge contributors (@pqc-edge)
 options:
   private_key_path:
-    description: Where the private key lives. Written with mode O(private_key_mode), owned by the user running the module.
+    description:
+      - Where the private key lives. Written with mode O(private_key_mode), owned by the user running the module.
+      - Required, with O(certificate_path), O(key_algorithm) and O(common_name), unless O(certificates) is given.
     type: path
-    required: true
   certificate_path:
     description: Where the PEM certificate lives.
     type: path
-    required: true
   key_algorithm:
     description:
       - V(mldsa44), V(mldsa65) and V(mldsa87) are the FIPS 204 ML-DSA parameter sets; the name C(mldsa44) is the one
         both OpenSSL 3.5 and oqs-provider accept.
     type: str
     choices: [mldsa44, mldsa65, mldsa87, rsa, ecdsa]
-    required: true
   rsa_bits:
     description: RSA modulus size, used when O(key_algorithm=rsa).
     type: int
@@ -52,7 +51,6 @@ options:
   common_name:
     description: The subject's common name.
     type: str
-    required: true
   subject_alt_names:
     description: Subject alternative names in OpenSSL form, such as C(DNS:edge.example.org) or C(IP:192.0.2.10).
     type: list
@@ -152,6 +150,44 @@ options:
   openssl_path:
     description: The openssl binary to use; by default the first on the PATH.
     type: path
+  certificates:
+    description:
+      - Several keys and certificates kept in one run, in order, each as the options of the same names describe; the
+        other options apply to all of them. A host's sites then cost one module run, not one per certificate.
+      - Instead of O(private_key_path), O(certificate_path), O(key_algorithm), O(common_name), O(subject_alt_names),
+        O(ca_certificate_path) and O(ca_private_key_path). Each result is in RV(results); the first that fails stops
+        the run, naming its certificate.
+    type: list
+    elements: dict
+    suboptions:
+      private_key_path:
+        description: Where the private key lives.
+        type: path
+        required: true
+      certificate_path:
+        description: Where the PEM certificate lives.
+        type: path
+        required: true
+      key_algorithm:
+        description: As O(key_algorithm).
+        type: str
+        choices: [mldsa44, mldsa65, mldsa87, rsa, ecdsa]
+        required: true
+      common_name:
+        description: The subject's common name.
+        type: str
+        required: true
+      subject_alt_names:
+        description: As O(subject_alt_names).
+        type: list
+        elements: str
+        default: []
+      ca_certificate_path:
+        description: As O(ca_certificate_path).
+        type: path
+      ca_private_key_path:
+        description: As O(ca_private_key_path).
+        type: path
 attributes:
   check_mode:
     support: full
@@ -165,6 +201,25 @@ notes:
 """
 
 EXAMPLES = r"""
+- name: Both certificates of a site in one run, signed by the local CAs of their algorithms
+  pqc.edge.certificate:
+    certificates:
+      - private_key_path: /etc/pqc-edge/tls/default/mldsa44.key
+        certificate_path: /etc/pqc-edge/tls/default/mldsa44.crt
+        key_algorithm: mldsa44
+        common_name: edge1.example.org
+        subject_alt_names: [DNS:edge1.example.org]
+        ca_certificate_path: /etc/pqc-edge/ca/mldsa44-ca.crt
+        ca_private_key_path: /etc/pqc-edge/ca/mldsa44-ca.key
+      - private_key_path: /etc/pqc-edge/tls/default/ecdsa.key
+        certificate_path: /etc/pqc-edge/tls/default/ecdsa.crt
+        key_algorithm: ecdsa
+        common_name: edge1.example.org
+        subject_alt_names: [DNS:edge1.example.org]
+        ca_certificate_path: /etc/pqc-edge/ca/ecdsa-ca.crt
+        ca_private_key_path: /etc/pqc-edge/ca/ecdsa-ca.key
+    valid_days: 365
+
 - name: ML-DSA-44 key and self-signed certificate
   pqc.edge.certificate:
     private_key_path: /etc/pqc-edge/tls/mldsa44.key
@@ -198,34 +253,41 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+results:
+  description:
+    - With O(certificates), one result per certificate, in order, each with the keys below and its C(private_key_path)
+      and C(certificate_path).
+  type: list
+  elements: dict
+  returned: with O(certificates)
 key_changed:
   description: Whether the private key was (or in check mode would be) generated.
   type: bool
-  returned: always
+  returned: for one certificate; with O(certificates), in each of RV(results)
 certificate_changed:
   description: Whether the certificate was (or in check mode would be) issued.
   type: bool
-  returned: always
+  returned: for one certificate; with O(certificates), in each of RV(results)
 reasons:
   description: Why the key or certificate was (re)generated; empty when nothing changed.
   type: list
   elements: str
-  returned: always
+  returned: for one certificate; with O(certificates), in each of RV(results)
   sample: ["certificate expires within 30 days", "subject alternative names differ"]
 key_algorithm:
   description: The key algorithm, as requested.
   type: str
-  returned: always
+  returned: for one certificate; with O(certificates), in each of RV(results)
   sample: mldsa44
 not_after:
   description: The certificate's expiry as OpenSSL prints it; empty in check mode when the certificate would be issued.
   type: str
-  returned: always
+  returned: for one certificate; with O(certificates), in each of RV(results)
   sample: "Nov 26 15:26:33 2027 GMT"
 csr:
   description: The certificate signing request (PEM) when O(csr_only) and a certificate is due; empty otherwise.
   type: str
-  returned: always
+  returned: for one certificate; with O(certificates), in each of RV(results)
 openssl_version:
   description: Version of the OpenSSL that was used.
   type: str
@@ -502,40 +564,29 @@ def check_algorithm_available(openssl, params):
         )
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            private_key_path=dict(type="path", required=True),
-            certificate_path=dict(type="path", required=True),
-            key_algorithm=dict(type="str", required=True, choices=["mldsa44", "mldsa65", "mldsa87", "rsa", "ecdsa"]),
-            rsa_bits=dict(type="int", default=2048),
-            ecdsa_curve=dict(type="str", default="P-256", choices=["P-256", "P-384"]),
-            common_name=dict(type="str", required=True),
-            subject_alt_names=dict(type="list", elements="str", default=[]),
-            valid_days=dict(type="int", default=365),
-            renew_days=dict(type="int"),
-            renew_fraction=dict(type="float", default=RENEW_FRACTION),
-            renew_reason=dict(type="str"),
-            revoked_serials=dict(type="list", elements="str", default=[]),
-            crl_url=dict(type="str"),
-            issuer_common_name=dict(type="str"),
-            is_ca=dict(type="bool", default=False),
-            name_constraints=dict(type="list", elements="str", default=[]),
-            ca_certificate_path=dict(type="path"),
-            ca_private_key_path=dict(type="path", no_log=False),
-            private_key_mode=dict(type="str", default="0600", no_log=False),
-            certificate_mode=dict(type="str", default="0644"),
-            openssl_path=dict(type="path"),
-            csr_only=dict(type="bool", default=False),
-            certificate_content=dict(type="str"),
-            check_subject=dict(type="bool", default=True),
-        ),
-        required_by={"ca_private_key_path": "ca_certificate_path", "certificate_content": "ca_certificate_path"},
-        mutually_exclusive=[("csr_only", "certificate_content"), ("ca_private_key_path", "csr_only"),
-                            ("ca_private_key_path", "certificate_content"), ("renew_reason", "certificate_content")],
-        supports_check_mode=True,
-    )
-    params = module.params
+# The options that say which certificate, given once or per entry of certificates.
+CERTIFICATE_OPTIONS = dict(
+    private_key_path=dict(type="path"),
+    certificate_path=dict(type="path"),
+    key_algorithm=dict(type="str", choices=["mldsa44", "mldsa65", "mldsa87", "rsa", "ecdsa"]),
+    common_name=dict(type="str"),
+    subject_alt_names=dict(type="list", elements="str", default=[]),
+    ca_certificate_path=dict(type="path"),
+    ca_private_key_path=dict(type="path", no_log=False),
+)
+REQUIRED = ("private_key_path", "certificate_path", "key_algorithm", "common_name")
+
+
+class Failure(Exception):
+    """A certificate that cannot be kept: the message, and its result so far."""
+
+    def __init__(self, msg, result):
+        super().__init__(msg)
+        self.result = result
+
+
+def check_params(module, params):
+    """Fail on settings that can never work, before any file is touched."""
     if params["rsa_bits"] < 2048:
         module.fail_json(msg="rsa_bits=%d is too small: use 2048 or more" % params["rsa_bits"])
     if params["renew_days"] is not None and params["renew_days"] >= params["valid_days"]:
@@ -567,8 +618,12 @@ def main():
     signed_elsewhere = params["csr_only"] or params["certificate_content"] is not None
     if params["ca_certificate_path"] and not params["ca_private_key_path"] and not signed_elsewhere:
         module.fail_json(msg="ca_certificate_path needs ca_private_key_path, or csr_only / certificate_content for a CA on another host")
+    if params["ca_private_key_path"] and not params["ca_certificate_path"]:
+        module.fail_json(msg="ca_private_key_path needs ca_certificate_path")
 
-    openssl = OpenSSL(module, params["openssl_path"])
+
+def keep(module, openssl, params):
+    """Keep one key and certificate current; its result, or Failure."""
     result = dict(changed=False, key_changed=False, certificate_changed=False, reasons=[],
                   key_algorithm=params["key_algorithm"], not_after="", csr="")
     try:
@@ -576,11 +631,11 @@ def main():
         if params["certificate_content"] is not None:
             reasons = key_reasons(openssl, params)
             if reasons:
-                module.fail_json(msg="no certificate installed for %s: %s" % (params["private_key_path"], "; ".join(reasons)), **result)
+                raise Failure("no certificate installed for %s: %s" % (params["private_key_path"], "; ".join(reasons)), result)
             result["certificate_changed"] = result["changed"] = install_signed(module, openssl, params)
             result["reasons"] = ["signed certificate installed"] if result["changed"] else []
             result["not_after"] = certificate_not_after(openssl, params["certificate_path"]) if os.path.exists(params["certificate_path"]) else ""
-            module.exit_json(**result)
+            return result
         check_algorithm_available(openssl, params)
         reasons = key_reasons(openssl, params)
         result["key_changed"] = bool(reasons)
@@ -603,7 +658,7 @@ def main():
         if module.check_mode:
             if not reasons:
                 result["not_after"] = certificate_not_after(openssl, params["certificate_path"])
-            module.exit_json(**result)
+            return result
         if result["key_changed"]:
             generate_key(module, openssl, params)
         if result["certificate_changed"] and params["csr_only"]:
@@ -613,8 +668,65 @@ def main():
         if os.path.exists(params["certificate_path"]):
             result["not_after"] = certificate_not_after(openssl, params["certificate_path"])
     except OpenSSLError as exc:
-        module.fail_json(msg=str(exc), **result)
-    module.exit_json(**result)
+        raise Failure(str(exc), result)
+    return result
+
+
+def main():
+    argument_spec = dict(
+        CERTIFICATE_OPTIONS,
+        rsa_bits=dict(type="int", default=2048),
+        ecdsa_curve=dict(type="str", default="P-256", choices=["P-256", "P-384"]),
+        valid_days=dict(type="int", default=365),
+        renew_days=dict(type="int"),
+        renew_fraction=dict(type="float", default=RENEW_FRACTION),
+        renew_reason=dict(type="str"),
+        revoked_serials=dict(type="list", elements="str", default=[]),
+        crl_url=dict(type="str"),
+        issuer_common_name=dict(type="str"),
+        is_ca=dict(type="bool", default=False),
+        name_constraints=dict(type="list", elements="str", default=[]),
+        private_key_mode=dict(type="str", default="0600", no_log=False),
+        certificate_mode=dict(type="str", default="0644"),
+        openssl_path=dict(type="path"),
+        csr_only=dict(type="bool", default=False),
+        certificate_content=dict(type="str"),
+        check_subject=dict(type="bool", default=True),
+        certificates=dict(type="list", elements="dict", options=dict(
+            CERTIFICATE_OPTIONS, **dict((name, dict(CERTIFICATE_OPTIONS[name], required=True)) for name in REQUIRED))),
+    )
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        required_one_of=[("private_key_path", "certificates")],
+        required_by={"private_key_path": REQUIRED[1:], "ca_private_key_path": "ca_certificate_path",
+                     "certificate_content": "ca_certificate_path"},
+        mutually_exclusive=[("csr_only", "certificate_content"), ("ca_private_key_path", "csr_only"),
+                            ("ca_private_key_path", "certificate_content"), ("renew_reason", "certificate_content"),
+                            ("certificates", "certificate_content")]
+        + [("certificates", name) for name in CERTIFICATE_OPTIONS],
+        supports_check_mode=True,
+    )
+    batch = module.params["certificates"]
+    entries = [dict(module.params, **entry) for entry in batch] if batch is not None else [module.params]
+    for params in entries:
+        check_params(module, params)
+    openssl = OpenSSL(module, module.params["openssl_path"])
+    if batch is None:
+        try:
+            module.exit_json(**keep(module, openssl, module.params))
+        except Failure as failure:
+            module.fail_json(msg=str(failure), **failure.result)
+    results = []
+    for params in entries:
+        try:
+            result = keep(module, openssl, params)
+        except Failure as failure:
+            results.append(dict(failure.result, private_key_path=params["private_key_path"],
+                                certificate_path=params["certificate_path"], failed=True))
+            module.fail_json(msg="%s: %s" % (params["certificate_path"], failure), changed=any(r["changed"] for r in results),
+                             results=results)
+        results.append(dict(result, private_key_path=params["private_key_path"], certificate_path=params["certificate_path"]))
+    module.exit_json(changed=any(result["changed"] for result in results), results=results)
 
 
 if __name__ == "__main__":

@@ -229,3 +229,62 @@ def test_a_renew_reason_asks_a_ca_elsewhere_for_a_new_certificate(paths):
     requested = run_module(certificate.main, rsa_args(paths, csr_only=True, ca_certificate_path=paths["certificate_path"],
                                                       check_subject=False, renew_reason="revoked by its CA"))
     assert "revoked by its CA" in requested["reasons"] and "BEGIN CERTIFICATE REQUEST" in requested["csr"]
+
+
+def test_several_certificates_are_kept_in_one_run_each_as_alone(tmp_path):
+    """certificates: each entry kept as a call of its own would keep it, in order, with the shared options."""
+    ca = {"private_key_path": str(tmp_path / "ca.key"), "certificate_path": str(tmp_path / "ca.crt")}
+    run_module(certificate.main, dict(ca, key_algorithm="ecdsa", common_name="Test CA", is_ca=True, valid_days=3650))
+    entries = [
+        dict(private_key_path=str(tmp_path / "a.key"), certificate_path=str(tmp_path / "a.crt"), key_algorithm="ecdsa",
+             common_name="a.example", subject_alt_names=["DNS:a.example"], ca_certificate_path=ca["certificate_path"],
+             ca_private_key_path=ca["private_key_path"]),
+        dict(private_key_path=str(tmp_path / "b.key"), certificate_path=str(tmp_path / "b.crt"), key_algorithm="rsa",
+             common_name="b.example"),
+    ]
+    first = run_module(certificate.main, dict(certificates=entries, valid_days=30))
+    assert first["changed"] and [r["certificate_path"] for r in first["results"]] == [e["certificate_path"] for e in entries]
+    assert all(r["key_changed"] and r["certificate_changed"] for r in first["results"])
+    assert "DNS:a.example" in cert_text(entries[0]["certificate_path"]) and "Issuer: CN = Test CA" in cert_text(entries[0]["certificate_path"])
+    assert "Issuer: CN = b.example" in cert_text(entries[1]["certificate_path"]) and "Public-Key: (2048 bit)" in cert_text(entries[1]["certificate_path"])
+    assert stat.S_IMODE(os.stat(entries[1]["private_key_path"]).st_mode) == 0o600
+    # The same entries change nothing; one whose names changed is reissued alone, with its key kept.
+    again = run_module(certificate.main, dict(certificates=entries, valid_days=30))
+    assert not again["changed"] and all(r["reasons"] == [] and r["not_after"] for r in again["results"])
+    key = open(entries[1]["private_key_path"]).read()
+    renamed = run_module(certificate.main, dict(certificates=[entries[0], dict(entries[1], subject_alt_names=["DNS:c.example"])],
+                                                valid_days=30), check_mode=True)
+    assert [r["reasons"] for r in renamed["results"]] == [[], ["subject alternative names differ"]]
+    assert open(entries[1]["private_key_path"]).read() == key and "DNS:c.example" not in cert_text(entries[1]["certificate_path"])
+    # A host with none to keep.
+    assert run_module(certificate.main, dict(certificates=[])) == dict(changed=False, results=[])
+
+
+def test_in_a_batch_bad_input_fails_before_writing_and_the_first_failure_names_its_certificate(tmp_path):
+    good = dict(private_key_path=str(tmp_path / "a.key"), certificate_path=str(tmp_path / "a.crt"), key_algorithm="rsa",
+                common_name="a.example")
+    with pytest.raises(ModuleFail) as failed:
+        run_module(certificate.main, dict(certificates=[good, dict(good, private_key_path=str(tmp_path / "b.key"),
+                                                                   certificate_path=str(tmp_path / "b.crt"),
+                                                                   subject_alt_names=["b.example"])]))
+    assert "invalid subject alternative name 'b.example'" in failed.value.result["msg"]
+    assert not os.path.exists(good["private_key_path"])
+    # A CA key without its certificate, as the single form refuses it.
+    with pytest.raises(ModuleFail) as failed:
+        run_module(certificate.main, dict(certificates=[dict(good, ca_private_key_path=str(tmp_path / "ca.key"))]))
+    assert "ca_private_key_path needs ca_certificate_path" in failed.value.result["msg"]
+    # Not both forms at once.
+    with pytest.raises(ModuleFail) as failed:
+        run_module(certificate.main, dict(good, certificates=[good]))
+    assert "mutually exclusive" in failed.value.result["msg"]
+    # A signing CA that is not there: the first entry is kept, the second fails and is named.
+    with pytest.raises(ModuleFail) as failed:
+        run_module(certificate.main, dict(certificates=[good, dict(good, private_key_path=str(tmp_path / "c.key"),
+                                                                   certificate_path=str(tmp_path / "c.crt"),
+                                                                   ca_certificate_path=str(tmp_path / "none.crt"),
+                                                                   ca_private_key_path=str(tmp_path / "none.key"))]))
+    result = failed.value.result
+    assert result["msg"].startswith(str(tmp_path / "c.crt") + ": "), result["msg"]
+    assert [r["certificate_path"] for r in result["results"]] == [good["certificate_path"], str(tmp_path / "c.crt")]
+    assert result["results"][0]["changed"] and result["results"][1]["failed"] and result["changed"]
+    assert os.path.exists(good["certificate_path"])

@@ -122,6 +122,20 @@ def test_ari_due_takes_only_what_a_directory_with_renewal_information_says_to_re
     assert ari_due(None) == [] and ari_due([]) == []
 
 
+def test_certificate_entries_are_the_issued_certificates_as_the_module_takes_them():
+    issued = certificates.issued_certificates([{"name": "app", "server_names": ["app.example"]}], ["mldsa44", "ecdsa"], "/tls")
+    assert certificates.certificate_entries(issued) == [
+        {"private_key_path": "/tls/app/mldsa44.key", "certificate_path": "/tls/app/mldsa44.crt", "key_algorithm": "mldsa44",
+         "common_name": "app.example", "subject_alt_names": ["DNS:app.example"]},
+        {"private_key_path": "/tls/app/ecdsa.key", "certificate_path": "/tls/app/ecdsa.crt", "key_algorithm": "ecdsa",
+         "common_name": "app.example", "subject_alt_names": ["DNS:app.example"]}]
+    signed = certificates.certificate_entries(issued, "/etc/pqc-edge/ca")
+    assert [(e["ca_certificate_path"], e["ca_private_key_path"]) for e in signed] == [
+        ("/etc/pqc-edge/ca/mldsa44-ca.crt", "/etc/pqc-edge/ca/mldsa44-ca.key"),
+        ("/etc/pqc-edge/ca/ecdsa-ca.crt", "/etc/pqc-edge/ca/ecdsa-ca.key")]
+    assert certificates.certificate_entries([]) == [] and certificates.certificate_entries(None) == []
+
+
 def test_client_certificate_files_are_the_hosts_client_certificates_by_kind():
     issued = certificates.issued_certificates([{"name": "client", "server_names": ["edge1"]}], ["mldsa44", "ecdsa"],
                                               "/etc/pqc-edge", [], None, "client")
