@@ -237,6 +237,30 @@ def crl_locations(cas, crl_url, host_dir):
     return locations
 
 
+def fleet_root_files(pems, host_dir):
+    """The files pqc.edge.text_files writes on an edge from the roots' certificates ({root name: PEM}, as
+    pqc.edge.root_pems reads them; '' for one not read): each root as <name>-root.crt (what the edge's certificates are
+    checked against) and all of them as roots.pem (what nginx trusts for client certificates). [] where none was read
+    (check mode before the CA's first run)."""
+    found = [(name, pem) for name, pem in (pems or {}).items() if pem]
+    if not found:
+        return []
+    files = [{"path": posixpath.join(host_dir, name + "-root.crt"), "content": pem} for name, pem in found]
+    files.append({"path": posixpath.join(host_dir, "roots.pem"), "content": "".join(pem.strip() + "\n" for dummy, pem in found)})
+    return [dict(entry, owner="root", group="root", mode="0644") for entry in files]
+
+
+def fleet_controller_files(pems, crl_results, local_dir):
+    """The files the controller keeps for clients, for pqc.edge.text_files: each root's certificate (<name>-root.crt,
+    from {root name: PEM} as pqc.edge.root_pems reads them) and each CA's revocation list in PEM (<CA name>.crl.pem,
+    from the results of pqc.edge.ca_crl looped over the CAs as `ca`), mode 0644. Nothing for what was not read (check
+    mode before the CA's first run)."""
+    files = [{"path": posixpath.join(local_dir, name + "-root.crt"), "content": pem} for name, pem in (pems or {}).items() if pem]
+    files += [{"path": posixpath.join(local_dir, result["ca"]["name"] + ".crl.pem"), "content": result["crl"]}
+              for result in crl_results or [] if isinstance(result, dict) and result.get("crl")]
+    return [dict(entry, mode="0644") for entry in files]
+
+
 def crl_files(results, host_dir):
     """The files pqc.edge.text_files writes on an edge from the results of pqc.edge.ca_crl looped over the CAs (as
     `ca`): every list as one PEM file (crls.pem, what nginx checks certificates against) and each list DER-encoded
@@ -337,6 +361,7 @@ class FilterModule(object):
                 "issued_certificates": issued_certificates, "provided_certificates": provided_certificates,
                 "certificates_by_site": certificates_by_site, "sites_without_http": sites_without_http,
                 "client_certificate_files": client_certificate_files, "certificate_entries": certificate_entries,
+                "fleet_root_files": fleet_root_files, "fleet_controller_files": fleet_controller_files,
                 "names_outside": names_outside, "root_pems": root_pems, "expiry_watch": watch_list,
                 "ari_due": ari_due, "crl_urls": crl_urls, "fleet_cas": fleet_cas, "fleet_roots": fleet_roots,
                 "withdrawn_root_files": withdrawn_root_files, "crl_locations": crl_locations, "crl_files": crl_files}

@@ -136,6 +136,28 @@ def test_certificate_entries_are_the_issued_certificates_as_the_module_takes_the
     assert certificates.certificate_entries([]) == [] and certificates.certificate_entries(None) == []
 
 
+def test_fleet_root_files_are_each_root_and_all_of_them_in_one_file():
+    pems = {"mldsa65": "-----BEGIN CERTIFICATE-----\nA\n-----END CERTIFICATE-----\n", "ecdsa": "",
+            "ecdsa-g2": "-----BEGIN CERTIFICATE-----\nB\n-----END CERTIFICATE-----"}
+    files = certificates.fleet_root_files(pems, "/tls/fleet-ca")
+    assert [f["path"] for f in files] == ["/tls/fleet-ca/mldsa65-root.crt", "/tls/fleet-ca/ecdsa-g2-root.crt",
+                                          "/tls/fleet-ca/roots.pem"]
+    assert files[0]["content"] == pems["mldsa65"] and files[1]["content"] == pems["ecdsa-g2"]
+    assert files[2]["content"] == ("-----BEGIN CERTIFICATE-----\nA\n-----END CERTIFICATE-----\n"
+                                   "-----BEGIN CERTIFICATE-----\nB\n-----END CERTIFICATE-----\n")
+    assert all((f["owner"], f["group"], f["mode"]) == ("root", "root", "0644") for f in files)
+    assert certificates.fleet_root_files({"mldsa65": ""}, "/d") == [] and certificates.fleet_root_files(None, "/d") == []
+
+
+def test_fleet_controller_files_are_the_roots_and_the_lists_that_were_read():
+    pems = {"mldsa65": "ROOT A\n", "ecdsa": ""}
+    results = [{"ca": {"name": "mldsa65-root"}, "crl": "LIST A\n"}, {"ca": {"name": "ecdsa-root"}, "skipped": True}]
+    assert certificates.fleet_controller_files(pems, results, "/ctl/fleet-ca") == [
+        {"path": "/ctl/fleet-ca/mldsa65-root.crt", "content": "ROOT A\n", "mode": "0644"},
+        {"path": "/ctl/fleet-ca/mldsa65-root.crl.pem", "content": "LIST A\n", "mode": "0644"}]
+    assert certificates.fleet_controller_files({}, None, "/d") == []
+
+
 def test_client_certificate_files_are_the_hosts_client_certificates_by_kind():
     issued = certificates.issued_certificates([{"name": "client", "server_names": ["edge1"]}], ["mldsa44", "ecdsa"],
                                               "/etc/pqc-edge", [], None, "client")
