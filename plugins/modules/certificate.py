@@ -201,7 +201,7 @@ notes:
 """
 
 EXAMPLES = r"""
-- name: Both certificates of a site in one run, signed by the local CAs of their algorithms
+- name: An ML-DSA-44 certificate signed by a local CA and a self-signed ECDSA one, in one run
   pqc.edge.certificate:
     certificates:
       - private_key_path: /etc/pqc-edge/tls/default/mldsa44.key
@@ -215,9 +215,6 @@ EXAMPLES = r"""
         certificate_path: /etc/pqc-edge/tls/default/ecdsa.crt
         key_algorithm: ecdsa
         common_name: edge1.example.org
-        subject_alt_names: [DNS:edge1.example.org]
-        ca_certificate_path: /etc/pqc-edge/ca/ecdsa-ca.crt
-        ca_private_key_path: /etc/pqc-edge/ca/ecdsa-ca.key
     valid_days: 365
 
 - name: ML-DSA-44 key and self-signed certificate
