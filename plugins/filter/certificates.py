@@ -332,7 +332,9 @@ def certificates_settings_problems(settings):
                 "or IP:<address>" % (quoted(settings.get("configured_alt_names")), quoted(name))
                 for name in _unique(settings.get("subject_alt_names") or [])
                 if not (isinstance(name, str) and any(re.match(pattern, name) for pattern in SUBJECT_ALT_NAME))]
-    renew, valid, ca_valid = settings.get("renew_days"), settings.get("valid_days"), settings.get("ca_valid_days")
+    # Numbers as the argument specs accept them: `-e certificates_renew_days=30` gives a string.
+    renew, valid, ca_valid = (None if settings.get(name) is None else int(settings.get(name))
+                              for name in ("renew_days", "valid_days", "ca_valid_days"))
     if renew is not None and not (0 <= renew < valid and renew < ca_valid):
         problems.append("certificates_renew_days=%s must be at least 0 and below certificates_valid_days (%s) and "
                         "certificates_ca_valid_days (%s)." % (renew, valid, ca_valid))

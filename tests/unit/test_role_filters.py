@@ -284,6 +284,9 @@ def certificate_problems(**changes):
 def test_sound_certificate_settings_have_no_problem():
     assert certificate_problems() == []
     assert certificate_problems(renew_days=None, client=True, **FLEET_CA) == []
+    # Numbers given on the command line (-e certificates_renew_days=30) arrive as strings.
+    assert certificate_problems(renew_days="30", valid_days="90") == []
+    assert certificate_problems(renew_days="90", valid_days="90") != []
     assert certificate_problems(acme=True, acme_directory="https://acme.example/dir", acme_terms_agreed=True,
                                 acme_bad_names=[]) == []
 
