@@ -355,25 +355,22 @@ class Nginx(object):
 
     def test(self):
         """nginx -t the files, or -T where what nginx serves is asked for: its output, the whole configuration."""
-        rc, out, err = self.dump("-T" if self.params["servers"] else "-t")
+        environ = dict((key, str(value)) for key, value in self.params["environment"].items())
+        rc, out, err = self.module.run_command([self.params["binary"], "-T" if self.params["servers"] else "-t", "-q"],
+                                               environ_update=environ)
         if rc != 0:
             raise Refused("nginx was not reloaded: %s" % " ".join((err or out).split()))
         return out
 
-    def dump(self, flag="-T"):
-        environ = dict((key, str(value)) for key, value in self.params["environment"].items())
-        return self.module.run_command([self.params["binary"], flag, "-q"], environ_update=environ)
-
     def served(self, output=None):
-        """What nginx serves, from this -T output or a new one; None where nginx cannot give it or it cannot be read."""
+        """What nginx serves, from this -T output or, where nothing was tested, read as pqc.edge.nginx_servers reads
+        it; None where nginx cannot give it or it cannot be read."""
         if not self.params["servers"]:
             return None
         if output is None:
-            if not os.path.exists(self.params["binary"]):
-                return _nginx.not_installed()
-            rc, output, dummy = self.dump()
-            if rc != 0:
-                return None
+            served, dummy = _nginx.read(self.module, self.params["binary"], self.params["service"],
+                                        self.params["environment"].get("OPENSSL_CONF"))
+            return served
         try:
             return _nginx.served(output)
         except _nginx.ParseError:
